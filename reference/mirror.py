@@ -1,0 +1,99 @@
+"""Move models, losses and optimizers between zeronet and PyTorch.
+
+Weights travel through ``state_dict``: zeronet already stores them in torch's
+layout and under torch's keys, so a mirror is the same architecture plus
+a copy of every array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import zeronet as zn
+
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_NUMPY_DTYPES = {v: k for k, v in _TORCH_DTYPES.items()}
+
+
+def torch_dtype(dtype: np.dtype | type) -> torch.dtype:
+    """The torch dtype of a float32/float64 NumPy dtype."""
+    return _TORCH_DTYPES[np.dtype(dtype)]
+
+
+def _model_dtype(model: zn.nn.Module) -> np.dtype:
+    dtypes = {p.dtype for p in model.parameters()}
+    if len(dtypes) != 1:
+        raise TypeError(f"model: expected parameters of one dtype, got {sorted(map(str, dtypes))}")
+    return dtypes.pop()
+
+
+def mirror(model: zn.nn.Sequential) -> torch.nn.Sequential:
+    """A ``torch.nn.Sequential`` with the same layers, weights and dtype as ``model``."""
+    if not isinstance(model, zn.nn.Sequential):
+        raise TypeError(f"model: expected a zeronet.nn.Sequential, got {type(model).__name__}")
+    layers = []
+    for i, layer in enumerate(model):
+        if isinstance(layer, zn.nn.Linear):
+            layers.append(torch.nn.Linear(layer.in_features, layer.out_features,
+                                          bias=layer.bias is not None))
+        elif isinstance(layer, zn.nn.ReLU):
+            layers.append(torch.nn.ReLU())
+        else:
+            raise TypeError(f"model[{i}]: expected Linear or ReLU, got {type(layer).__name__}")
+    torch_model = torch.nn.Sequential(*layers).to(torch_dtype(_model_dtype(model)))
+    torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    return torch_model
+
+
+def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
+    """The zeronet model equal to ``torch_model`` (Linear/ReLU layers only)."""
+    if not isinstance(torch_model, torch.nn.Sequential):
+        raise TypeError(f"torch_model: expected a torch.nn.Sequential, "
+                        f"got {type(torch_model).__name__}")
+    dtypes = {p.dtype for p in torch_model.parameters()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in _NUMPY_DTYPES:
+        raise TypeError(f"torch_model: expected float32 or float64 parameters of one dtype, "
+                        f"got {sorted(map(str, dtypes))}")
+    dtype = _NUMPY_DTYPES[dtypes.pop()]
+    rng = np.random.default_rng(0)  # placeholder weights, overwritten below
+    layers: list[zn.nn.Module] = []
+    for i, layer in enumerate(torch_model):
+        if isinstance(layer, torch.nn.Linear):
+            layers.append(zn.nn.Linear(layer.in_features, layer.out_features,
+                                       bias=layer.bias is not None, dtype=dtype, rng=rng))
+        elif isinstance(layer, torch.nn.ReLU):
+            layers.append(zn.nn.ReLU())
+        else:
+            raise TypeError(f"torch_model[{i}]: expected Linear or ReLU, got {type(layer).__name__}")
+    model = zn.nn.Sequential(*layers)
+    model.load_state_dict({k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()})
+    return model
+
+
+def mirror_loss(loss_fn: zn.nn.MSELoss | zn.nn.CrossEntropyLoss) -> torch.nn.Module:
+    """The torch loss configured like ``loss_fn``."""
+    if isinstance(loss_fn, zn.nn.MSELoss):
+        return torch.nn.MSELoss(reduction=loss_fn.reduction)
+    if isinstance(loss_fn, zn.nn.CrossEntropyLoss):
+        return torch.nn.CrossEntropyLoss(reduction=loss_fn.reduction)
+    raise TypeError(f"loss_fn: expected MSELoss or CrossEntropyLoss, got {type(loss_fn).__name__}")
+
+
+def mirror_optimizer(optimizer: zn.optim.Optimizer,
+                     torch_params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The torch optimizer with ``optimizer``'s hyper-parameters over ``torch_params``.
+
+    ``foreach=False`` pins torch to the single-tensor code path whose order of
+    operations zeronet follows (it is also torch's CPU default).
+    """
+    h = optimizer.hyperparameters
+    if isinstance(optimizer, zn.optim.Adam):
+        return torch.optim.Adam(torch_params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
+                                weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
+                                foreach=False)
+    if isinstance(optimizer, zn.optim.SGD):
+        return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
+                               dampening=h["dampening"], weight_decay=h["weight_decay"],
+                               nesterov=h["nesterov"], foreach=False)
+    raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, got {type(optimizer).__name__}")

@@ -1,0 +1,89 @@
+"""Argument checks shared by the library.
+
+Every check raises with a message that names the argument, what was expected
+and what was given, so a user never has to guess which input was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+    """Return ``dtype`` as a NumPy dtype, accepting only float32 and float64."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{name}: expected float32 or float64, got {dtype!r}") from err
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected float32 or float64, got {resolved}")
+    return resolved
+
+
+def float_array(value: Any, name: str, *, ndim: int | None = None,
+                dtype: np.dtype | None = None) -> np.ndarray:
+    """Check that ``value`` is a finite float ndarray of the given ndim and dtype.
+
+    The array is returned as is (never copied or cast): a dtype mismatch is an
+    error, not a silent conversion.
+    """
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {value.shape}")
+    if dtype is not None and value.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype}, got {value.dtype}")
+    if dtype is None and value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
+    finite(value, name)
+    return value
+
+
+def finite(value: np.ndarray, name: str) -> None:
+    """Raise if ``value`` holds NaN or inf.
+
+    One sum is a complete detector (NaN and inf propagate through it); the
+    element-wise test runs only when the sum is not finite, which also rules
+    out a false alarm from a sum that merely overflowed.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = value.sum()
+    if np.isfinite(total) or np.isfinite(value).all():
+        return
+    bad = np.argwhere(~np.isfinite(value))
+    raise ValueError(
+        f"{name}: expected finite values, got {len(bad)} NaN/inf entries "
+        f"(first at index {tuple(int(i) for i in bad[0])})"
+    )
+
+
+def positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def non_negative(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def positive(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def unit_interval(value: Any, name: str) -> float:
+    """A number in [0, 1), as Adam's betas and SGD's momentum damping need."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+    return float(value)

@@ -1,0 +1,160 @@
+"""Weight initialisation, matching ``torch.nn.init`` formula for formula.
+
+Every function fills its argument in place and returns it. The argument is
+an ndarray or a ``Parameter`` whose weight layout is torch's
+(out_features, in_features), so ``fan_in = shape[1]`` and
+``fan_out = shape[0]``. Random draws come from the ``rng`` passed in (a
+``numpy.random.Generator``); the numbers differ from torch's generator, the
+distributions do not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from zeronet.nn.module import Parameter
+
+Tensor = TypeVar("Tensor", np.ndarray, "Parameter")
+
+_LINEAR_GAINS = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                 "conv_transpose2d", "conv_transpose3d", "sigmoid")
+NONLINEARITIES = (*_LINEAR_GAINS, "tanh", "relu", "leaky_relu", "selu")
+MODES = ("fan_in", "fan_out")
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for ``nonlinearity`` (torch.nn.init.calculate_gain).
+
+    relu: sqrt(2) (the seed's fig. 2-10 gain); leaky_relu with slope a:
+    sqrt(2 / (1 + a^2)), a defaulting to 0.01; tanh: 5/3; selu: 3/4; the
+    linear family and sigmoid: 1.
+    """
+    if nonlinearity in _LINEAR_GAINS:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"param: expected a number (negative slope), got {param!r}")
+        return math.sqrt(2.0 / (1 + slope**2))
+    raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+
+
+def _array(tensor: np.ndarray | Parameter) -> np.ndarray:
+    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
+    if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
+        raise TypeError(f"tensor: expected a float ndarray or Parameter, got {type(tensor).__name__}")
+    return data
+
+
+def calculate_fan_in_and_fan_out(tensor: np.ndarray | Parameter) -> tuple[int, int]:
+    """(fan_in, fan_out) = (shape[1], shape[0]) times the receptive field size."""
+    shape = _array(tensor).shape
+    if len(shape) < 2:
+        raise ValueError(f"tensor: expected at least 2 dimensions to compute fans, got shape {shape}")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _fan(tensor: np.ndarray | Parameter, mode: str) -> int:
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, *,
+             rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with U(a, b)."""
+    data = _array(tensor)
+    if not a <= b:
+        raise ValueError(f"b: expected b >= a = {a}, got {b}")
+    data[...] = _rng(rng).uniform(a, b, size=data.shape)
+    return tensor
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *,
+            rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with N(mean, std^2)."""
+    data = _array(tensor)
+    if not std >= 0:
+        raise ValueError(f"std: expected a number >= 0, got {std}")
+    data[...] = _rng(rng).normal(mean, std, size=data.shape)
+    return tensor
+
+
+def constant_(tensor: Tensor, value: float) -> Tensor:
+    _array(tensor).fill(value)
+    return tensor
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", *,
+                     rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with U(-bound, bound), bound = gain * sqrt(3 / fan) (seed fig. 2-10).
+
+    ``fan`` is fan_in (the input dimension, ``shape[1]``) by default; the
+    seed's code uses the output dimension. ``a`` is the leaky_relu slope
+    passed to ``calculate_gain``.
+    """
+    bound = kaiming_uniform_bound(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, rng=rng)
+
+
+def kaiming_uniform_bound(tensor: np.ndarray | Parameter, a: float = 0.0, mode: str = "fan_in",
+                          nonlinearity: str = "leaky_relu") -> float:
+    """The bound ``kaiming_uniform_`` draws within, in torch's order of operations."""
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    return math.sqrt(3.0) * std
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", *,
+                    rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with N(0, std^2), std = gain / sqrt(fan)."""
+    fan = _fan(tensor, mode)
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng=rng)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, *,
+                    rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, rng=rng)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, *,
+                   rng: np.random.Generator | None = None) -> Tensor:
+    """Fill with N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), rng=rng)

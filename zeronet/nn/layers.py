@@ -1,0 +1,103 @@
+"""Linear and ReLU layers with hand-derived backward passes (seed section 1.1, 1.2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from zeronet import init
+from zeronet._checks import float_array, float_dtype, positive_int
+from zeronet.nn.module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x W^T + b, with W of shape (out_features, in_features) as in torch.
+
+    The seed writes y = x W + b with W as (in, out) (eq. 1-3); storing W^T
+    instead keeps ``state_dict`` interchangeable with ``torch.nn.Linear``.
+
+    Default initialisation is torch's: ``kaiming_uniform_(W, a=sqrt(5))``,
+    i.e. W ~ U(-1/sqrt(in), 1/sqrt(in)), and b ~ U(-1/sqrt(in), 1/sqrt(in)).
+    The seed's ReLU initialisation (fig. 2-10, with the fan fixed) is
+    ``zeronet.init.kaiming_uniform_(layer.weight, nonlinearity="relu", rng=rng)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 dtype: np.dtype | type = np.float64,
+                 rng: np.random.Generator | None = None) -> None:
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
+        dtype = float_dtype(dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound, rng=rng)
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """H = X W^T + b (eq. 1-3, in torch's weight layout)."""
+        float_array(x, "x", ndim=2, dtype=self.weight.dtype)
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"x: expected shape (N, {self.in_features}), got {x.shape}")
+        self._x = x
+        out = x @ self.weight.data.T
+        if self.bias is not None:
+            out += self.bias.data
+        return out
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Given G = dL/dH (N, out): dL/dW = G^T X, dL/db = sum_n G, dL/dX = G W.
+
+        These are eqs. 1-10 and 1-17 in matrix form. G already carries the
+        loss's 1/N, so nothing is divided by N here (the seed's fig. 1-4
+        divides a second time).
+        """
+        x = self._x
+        if x is None:
+            raise RuntimeError("Linear.backward called before forward")
+        if grad_out.shape != (x.shape[0], self.out_features):
+            raise ValueError(f"grad_out: expected shape {(x.shape[0], self.out_features)}, "
+                             f"got {grad_out.shape}")
+        self.weight.accumulate(grad_out.T @ x)
+        if self.bias is not None:
+            self.bias.accumulate(grad_out.sum(axis=0))
+        return grad_out @ self.weight.data if input_grad else None
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
+        named = [(f"{prefix}weight", self.weight)]
+        if self.bias is not None:
+            named.append((f"{prefix}bias", self.bias))
+        return named
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, dtype={self.weight.dtype}")
+
+
+class ReLU(Module):
+    """max(0, x) element-wise (eq. 1-22); its derivative is 1 where x > 0, else 0.
+
+    The derivative at 0 is taken as 0, as torch does. ``backward`` returns a
+    new array and never writes into the incoming gradient (the seed's fig.
+    1-8 zeroes entries of it in place).
+    """
+
+    def __init__(self) -> None:
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"x: expected a numpy.ndarray, got {type(x).__name__}")
+        self._mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        if self._mask is None:
+            raise RuntimeError("ReLU.backward called before forward")
+        if grad_out.shape != self._mask.shape:
+            raise ValueError(f"grad_out: expected shape {self._mask.shape}, got {grad_out.shape}")
+        return grad_out * self._mask if input_grad else None

@@ -1,0 +1,128 @@
+"""Loss functions: each returns a float and remembers what its backward needs.
+
+Both follow torch: MSELoss averages over every element, CrossEntropyLoss
+takes raw logits and averages over the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zeronet._checks import finite, float_array
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _reduction(value: str) -> str:
+    if value not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {value!r}")
+    return value
+
+
+class MSELoss:
+    """L = mean((y_hat - y)^2) over all N*D elements (eq. 1-24, batched).
+
+    dL/dy_hat = 2 (y_hat - y) / (N*D); with ``reduction="sum"`` the divisor
+    is dropped. (The seed's eq. 1-25 writes a sum of squares instead.)
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = _reduction(reduction)
+        self._diff: np.ndarray | None = None
+
+    def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
+        float_array(output, "output")
+        if output.size == 0:
+            raise ValueError(f"output: expected at least one element, got shape {output.shape}")
+        float_array(target, "target", dtype=output.dtype)
+        if target.shape != output.shape:
+            raise ValueError(f"target: expected shape {output.shape} (the output's), "
+                             f"got {target.shape}")
+        self._diff = output - target
+        total = float(np.vdot(self._diff, self._diff))
+        return total / self._diff.size if self.reduction == "mean" else total
+
+    def backward(self) -> np.ndarray:
+        if self._diff is None:
+            raise RuntimeError("MSELoss.backward called before the loss was computed")
+        scale = 2.0 / self._diff.size if self.reduction == "mean" else 2.0
+        return scale * self._diff
+
+    def __repr__(self) -> str:
+        return f"MSELoss(reduction={self.reduction!r})"
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis, computed from z - max(z) so exp never overflows."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class CrossEntropyLoss:
+    """Softmax cross-entropy on raw logits z of shape (N, C) (eqs. 1-23 to 1-32).
+
+    L = -(1/N) sum_n sum_c y_nc log softmax(z_n)_c, where ``target`` is either
+    class indices (N,) of an integer dtype, or probabilities / one-hot rows
+    (N, C) in the logits' dtype. The gradient is
+
+        dL/dz = (softmax(z) * sum_c y_nc - y) / N,
+
+    which is eq. 1-32 divided by N for one-hot or probability rows (their sum
+    is 1). ``reduction="sum"`` drops the 1/N.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = _reduction(reduction)
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, logits: np.ndarray, target: np.ndarray) -> float:
+        float_array(logits, "logits", ndim=2)
+        n, c = logits.shape
+        if n == 0 or c == 0:
+            raise ValueError(f"logits: expected shape (N, C) with N, C >= 1, got {logits.shape}")
+        log_prob = log_softmax(logits)
+        if not isinstance(target, np.ndarray):
+            raise TypeError(f"target: expected a numpy.ndarray, got {type(target).__name__}")
+        if target.ndim == 1:
+            probs = self._one_hot(target, n, c, logits.dtype)
+        elif target.ndim == 2:
+            if target.dtype != logits.dtype:
+                raise TypeError(f"target: expected probabilities of dtype {logits.dtype} "
+                                f"(the logits'), got {target.dtype}")
+            if target.shape != (n, c):
+                raise ValueError(f"target: expected probabilities of shape {(n, c)}, "
+                                 f"got {target.shape}")
+            finite(target, "target")
+            probs = target
+        else:
+            raise ValueError(f"target: expected class indices (N,) or probabilities "
+                             f"(N, C), got shape {target.shape}")
+        self._cache = (log_prob, probs)
+        total = -float(np.vdot(probs, log_prob))
+        return total / n if self.reduction == "mean" else total
+
+    @staticmethod
+    def _one_hot(target: np.ndarray, n: int, c: int, dtype: np.dtype) -> np.ndarray:
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"target: expected integer class indices, got dtype {target.dtype}")
+        if target.shape != (n,):
+            raise ValueError(f"target: expected class indices of shape ({n},), "
+                             f"got {target.shape}")
+        if (target.min() < 0 or target.max() >= c):
+            raise ValueError(f"target: expected class indices in [0, {c - 1}], "
+                             f"got values in [{target.min()}, {target.max()}]")
+        probs = np.zeros((n, c), dtype=dtype)
+        probs[np.arange(n), target] = 1
+        return probs
+
+    def backward(self) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError("CrossEntropyLoss.backward called before the loss was computed")
+        log_prob, probs = self._cache
+        grad = np.exp(log_prob) * probs.sum(axis=1, keepdims=True) - probs
+        if self.reduction == "mean":
+            grad /= log_prob.shape[0]
+        return grad
+
+    def __repr__(self) -> str:
+        return f"CrossEntropyLoss(reduction={self.reduction!r})"

@@ -1,0 +1,167 @@
+"""Parameters, the Module base class and Sequential.
+
+A module owns its parameters and the activations it cached in the forward
+pass; it owns no optimizer state (that lives in ``zeronet.optim``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from zeronet._checks import float_array
+
+
+class Parameter:
+    """A trainable array and the gradient accumulated into it.
+
+    ``grad`` is None until the first backward pass writes it, and backward
+    passes add into it (``+=``), exactly as ``torch.Tensor.grad`` behaves.
+    """
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.grad: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def accumulate(self, grad: np.ndarray) -> None:
+        """Add ``grad`` into ``self.grad``; the first call takes ``grad`` itself.
+
+        Callers pass a freshly computed array they do not reuse.
+        """
+        if self.grad is None:
+            self.grad = grad
+        else:
+            self.grad += grad
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: a callable with ``backward`` and named parameters.
+
+    Subclasses implement ``forward``, ``backward`` and, if they hold
+    parameters, ``named_parameters``.
+    """
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Accumulate parameter gradients; return dL/dx (None if not ``input_grad``)."""
+        raise NotImplementedError
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
+        return []
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear gradients: to None (torch's default) or to zeros in place."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.fill(0)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters, keyed like torch's ``state_dict``."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: Mapping[str, object]) -> None:
+        """Copy ``state_dict`` into the parameters, in the model's dtype.
+
+        Keys and shapes must match exactly; values may be NumPy arrays or
+        anything ``np.asarray`` accepts (CPU torch tensors included). Every
+        value is checked before any parameter is written, so a bad state
+        dict leaves the model untouched.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict: expected a mapping of name -> array, "
+                            f"got {type(state_dict).__name__}")
+        params = dict(self.named_parameters())
+        missing = sorted(params.keys() - state_dict.keys())
+        unexpected = sorted(state_dict.keys() - params.keys())
+        if missing or unexpected:
+            raise ValueError(f"state_dict: expected keys {sorted(params)}, "
+                             f"missing {missing}, unexpected {unexpected}")
+        arrays = {}
+        for name, p in params.items():
+            value = np.asarray(state_dict[name])
+            if value.shape != p.shape:
+                raise ValueError(f"state_dict[{name!r}]: expected shape {p.shape}, "
+                                 f"got {value.shape}")
+            if value.dtype.kind != "f":
+                raise TypeError(f"state_dict[{name!r}]: expected a float array, "
+                                f"got dtype {value.dtype}")
+            arrays[name] = float_array(value.astype(p.dtype, copy=False), f"state_dict[{name!r}]")
+        for name, p in params.items():
+            np.copyto(p.data, arrays[name])
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Sequential(Module):
+    """Layers applied in order; ``backward`` runs them in reverse (seed fig. 1-12).
+
+    Parameter names are ``"<index>.<name>"``, as in ``torch.nn.Sequential``.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"layers[{i}]: expected a zeronet.nn.Module, "
+                                f"got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Backpropagate ``grad_out`` = dL/d(output) through every layer.
+
+        With ``input_grad=False`` the first layer skips computing dL/dx (the
+        data needs no gradient), saving one matrix product per step.
+        """
+        grad = grad_out
+        for i in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[i].backward(grad, input_grad=input_grad or i > 0)
+        return grad
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
+        return [item for i, layer in enumerate(self.layers)
+                for item in layer.named_parameters(f"{prefix}{i}.")]
+
+    def __getitem__(self, index: int) -> Module:
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        lines = [f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers)]
+        return "Sequential(\n" + "\n".join(lines) + "\n)"

@@ -1,0 +1,91 @@
+"""Adam, as torch/optim/adam.py computes it on the CPU (seed section 2.1.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from zeronet._checks import non_negative, positive, unit_interval
+from zeronet.nn.module import Parameter
+from zeronet.optim.optimizer import Optimizer
+
+
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """start <- start + weight * (end - start), rounded as ``torch.lerp`` rounds.
+
+    torch evaluates the form anchored at the nearer end point, so the result
+    matches it bit for bit on either side of weight = 0.5.
+    """
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        np.subtract(end, (end - start) * (1 - weight), out=start)
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015) with L2 weight decay and optional AMSGrad.
+
+    For each parameter p with gradient g, at step t = 1, 2, ...:
+
+        g  <- g + weight_decay * p                      (if weight_decay != 0)
+        m  <- beta1 * m + (1 - beta1) * g               (torch.lerp form)
+        v  <- beta2 * v + (1 - beta2) * g^2
+        v_max <- max(v_max, v)                          (if amsgrad; v_max is used for v below)
+        denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+        p  <- p - (lr / (1 - beta1^t)) * m / denom
+
+    This is the seed's update of section 2.1.3 (m' = m / (1 - beta1^t),
+    v' = v / (1 - beta2^t), p <- p - lr m' / (sqrt(v') + eps)) rearranged as
+    torch does; the seed's code (fig. 2-9) drops the ^t.
+    """
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        super().__init__(params)
+        self.hyperparameters = self.check_hyperparameters(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+    @staticmethod
+    def check_hyperparameters(*, lr: float, betas: tuple[float, float], eps: float,
+                              weight_decay: float, amsgrad: bool) -> dict[str, Any]:
+        positive(lr, "lr")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+        unit_interval(betas[0], "betas[0]")
+        unit_interval(betas[1], "betas[1]")
+        non_negative(eps, "eps")
+        non_negative(weight_decay, "weight_decay")
+        if not isinstance(amsgrad, bool):
+            raise TypeError(f"amsgrad: expected a bool, got {amsgrad!r}")
+        return {"lr": lr, "betas": tuple(betas), "eps": eps,
+                "weight_decay": weight_decay, "amsgrad": amsgrad}
+
+    def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
+        h = self.hyperparameters
+        beta1, beta2 = h["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(param.data)
+            state["exp_avg_sq"] = np.zeros_like(param.data)
+            if h["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(param.data)
+        state["step"] += 1
+        step = state["step"]
+        if h["weight_decay"] != 0:
+            grad = grad + h["weight_decay"] * param.data
+
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(m, grad, 1 - beta1)
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        if h["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+
+        step_size = h["lr"] / (1 - beta1**step)
+        denom = np.sqrt(v) / (1 - beta2**step) ** 0.5
+        denom += h["eps"]
+        param.data += (-step_size * m) / denom

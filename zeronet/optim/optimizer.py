@@ -1,0 +1,102 @@
+"""The Optimizer base class: parameter list, per-parameter state, state_dict."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from zeronet.nn.module import Parameter
+
+
+class Optimizer:
+    """Holds the parameters it updates and all per-parameter state.
+
+    Subclasses implement ``check_hyperparameters(**options)``, which
+    validates the options and returns them as a dict (torch's param group
+    without "params"), and ``_update(param, grad, state)``.
+    ``state_dict()`` has torch's layout: ``{"state": {index: {...}},
+    "param_groups": [{**hyperparameters, "params": [0, 1, ...]}]}``.
+    """
+
+    hyperparameters: dict[str, Any]
+
+    def __init__(self, params: Iterable[Parameter]) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("params: expected a non-empty iterable of Parameter, got none")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"params[{i}]: expected a zeronet.nn.Parameter, "
+                                f"got {type(p).__name__}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError("params: expected each Parameter once, got duplicates")
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient; skip those whose grad is None."""
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                self._update(p, p.grad, state)
+
+    @staticmethod
+    def check_hyperparameters(**options: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.fill(0)
+
+    def state_dict(self) -> dict[str, Any]:
+        """A deep copy of the state and hyper-parameters, in torch's layout."""
+        return {
+            "state": {i: copy.deepcopy(s) for i, s in enumerate(self.state) if s},
+            "param_groups": [{**copy.deepcopy(self.hyperparameters),
+                              "params": list(range(len(self.params)))}],
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned; checked whole before anything is set."""
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError("state_dict: expected a mapping with keys 'state' and "
+                             f"'param_groups', got {state_dict!r:.200}")
+        groups = state_dict["param_groups"]
+        if len(groups) != 1 or list(groups[0].get("params", ())) != list(range(len(self.params))):
+            raise ValueError(f"state_dict['param_groups']: expected one group with params "
+                             f"0..{len(self.params) - 1}, got {groups!r:.200}")
+        hyper = {k: v for k, v in groups[0].items() if k != "params"}
+        if set(hyper) != set(self.hyperparameters):
+            raise ValueError(f"state_dict['param_groups'][0]: expected keys "
+                             f"{sorted(self.hyperparameters)}, got {sorted(hyper)}")
+        new_state: list[dict[str, Any]] = [{} for _ in self.params]
+        for index, entry in state_dict["state"].items():
+            if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.params):
+                raise ValueError(f"state_dict['state']: expected indices 0..{len(self.params) - 1}, "
+                                 f"got {index!r}")
+            new_state[index] = self._checked_state(self.params[index], entry, index)
+        self.hyperparameters = self.check_hyperparameters(**hyper)
+        self.state = new_state
+
+    @staticmethod
+    def _checked_state(param: Parameter, entry: Mapping[str, Any], index: int) -> dict[str, Any]:
+        checked = {}
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                if value.shape != param.shape:
+                    raise ValueError(f"state_dict['state'][{index}][{key!r}]: expected shape "
+                                     f"{param.shape}, got {value.shape}")
+                value = value.astype(param.dtype, copy=True)
+            checked[key] = value
+        return checked
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"{type(self).__name__}({len(self.params)} parameters, {options})"
