@@ -65,9 +65,11 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
         elif isinstance(layer, torch.nn.ReLU):
             layers.append(zn.nn.ReLU())
         else:
-            raise TypeError(f"torch_model[{i}]: expected Linear or ReLU, got {type(layer).__name__}")
+            raise TypeError(f"torch_model[{i}]: expected Linear or ReLU, "
+                            f"got {type(layer).__name__}")
     model = zn.nn.Sequential(*layers)
-    model.load_state_dict({k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()})
+    model.load_state_dict({k: v.detach().cpu().numpy()
+                           for k, v in torch_model.state_dict().items()})
     return model
 
 
@@ -96,4 +98,5 @@ def mirror_optimizer(optimizer: zn.optim.Optimizer,
         return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
                                dampening=h["dampening"], weight_decay=h["weight_decay"],
                                nesterov=h["nesterov"], foreach=False)
-    raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, got {type(optimizer).__name__}")
+    raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, "
+                    f"got {type(optimizer).__name__}")

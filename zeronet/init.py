@@ -55,7 +55,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _array(tensor: np.ndarray | Parameter) -> np.ndarray:
     data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
     if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
-        raise TypeError(f"tensor: expected a float ndarray or Parameter, got {type(tensor).__name__}")
+        raise TypeError(f"tensor: expected a float ndarray or Parameter, "
+                        f"got {type(tensor).__name__}")
     return data
 
 
@@ -63,7 +64,8 @@ def calculate_fan_in_and_fan_out(tensor: np.ndarray | Parameter) -> tuple[int, i
     """(fan_in, fan_out) = (shape[1], shape[0]) times the receptive field size."""
     shape = _array(tensor).shape
     if len(shape) < 2:
-        raise ValueError(f"tensor: expected at least 2 dimensions to compute fans, got shape {shape}")
+        raise ValueError(f"tensor: expected at least 2 dimensions to compute fans, "
+                         f"got shape {shape}")
     receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
 

@@ -4,4 +4,4 @@ from zeronet.optim.adam import Adam
 from zeronet.optim.optimizer import Optimizer
 from zeronet.optim.sgd import SGD
 
-__all__ = ["Adam", "Optimizer", "SGD"]
+__all__ = ["SGD", "Adam", "Optimizer"]

@@ -37,7 +37,7 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient; skip those whose grad is None."""
-        for p, state in zip(self.params, self.state):
+        for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
                 self._update(p, p.grad, state)
 
@@ -79,8 +79,8 @@ class Optimizer:
         new_state: list[dict[str, Any]] = [{} for _ in self.params]
         for index, entry in state_dict["state"].items():
             if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.params):
-                raise ValueError(f"state_dict['state']: expected indices 0..{len(self.params) - 1}, "
-                                 f"got {index!r}")
+                raise ValueError(f"state_dict['state']: expected indices "
+                                 f"0..{len(self.params) - 1}, got {index!r}")
             new_state[index] = self._checked_state(self.params[index], entry, index)
         self.hyperparameters = self.check_hyperparameters(**hyper)
         self.state = new_state
