@@ -89,12 +89,13 @@ def mirror_optimizer(optimizer: zn.optim.Optimizer,
     ``foreach=False`` pins torch to the single-tensor code path whose order of
     operations zeronet follows (it is also torch's CPU default).
     """
-    h = optimizer.hyperparameters
     if isinstance(optimizer, zn.optim.Adam):
+        h = optimizer.hyperparameters
         return torch.optim.Adam(torch_params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
                                 weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
                                 foreach=False)
     if isinstance(optimizer, zn.optim.SGD):
+        h = optimizer.hyperparameters
         return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
                                dampening=h["dampening"], weight_decay=h["weight_decay"],
                                nesterov=h["nesterov"], foreach=False)

@@ -62,10 +62,17 @@ class Linear(Module):
         if grad_out.shape != (x.shape[0], self.out_features):
             raise ValueError(f"grad_out: expected shape {(x.shape[0], self.out_features)}, "
                              f"got {grad_out.shape}")
-        self.weight.accumulate(grad_out.T @ x)
+        grad_weight, grad_bias = self.parameter_grads(grad_out, x)
+        self.weight.accumulate(grad_weight)
         if self.bias is not None:
-            self.bias.accumulate(grad_out.sum(axis=0))
+            self.bias.accumulate(grad_bias)
         return grad_out @ self.weight.data if input_grad else None
+
+    def parameter_grads(self, grad_out: np.ndarray,
+                        x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(dL/dW, dL/db) = (G^T X, sum over the batch of G) for this batch alone."""
+        grad_bias = grad_out.sum(axis=0) if self.bias is not None else None
+        return grad_out.T @ x, grad_bias
 
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
         named = [(f"{prefix}weight", self.weight)]

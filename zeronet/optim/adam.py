@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,12 @@ class Adam(Optimizer):
             raise TypeError(f"amsgrad: expected a bool, got {amsgrad!r}")
         return {"lr": lr, "betas": tuple(betas), "eps": eps,
                 "weight_decay": weight_decay, "amsgrad": amsgrad}
+
+    def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:
+        keys = {"step": False, "exp_avg": True, "exp_avg_sq": True}
+        if hyperparameters["amsgrad"]:
+            keys["max_exp_avg_sq"] = True
+        return keys
 
     def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
         h = self.hyperparameters

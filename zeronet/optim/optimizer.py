@@ -69,32 +69,55 @@ class Optimizer:
             raise ValueError("state_dict: expected a mapping with keys 'state' and "
                              f"'param_groups', got {state_dict!r:.200}")
         groups = state_dict["param_groups"]
-        if len(groups) != 1 or list(groups[0].get("params", ())) != list(range(len(self.params))):
-            raise ValueError(f"state_dict['param_groups']: expected one group with params "
-                             f"0..{len(self.params) - 1}, got {groups!r:.200}")
+        if not isinstance(groups, (list, tuple)) or len(groups) != 1:
+            raise ValueError(f"state_dict['param_groups']: expected a list of one group, "
+                             f"got {groups!r:.200}")
+        if not isinstance(groups[0], Mapping):
+            raise TypeError(f"state_dict['param_groups'][0]: expected a mapping, "
+                            f"got {type(groups[0]).__name__}")
+        if list(groups[0].get("params", ())) != list(range(len(self.params))):
+            raise ValueError(f"state_dict['param_groups'][0]['params']: expected "
+                             f"{list(range(len(self.params)))}, got {groups[0].get('params')!r}")
         hyper = {k: v for k, v in groups[0].items() if k != "params"}
         if set(hyper) != set(self.hyperparameters):
             raise ValueError(f"state_dict['param_groups'][0]: expected keys "
                              f"{sorted(self.hyperparameters)}, got {sorted(hyper)}")
+        hyper = self.check_hyperparameters(**hyper)
+        states = state_dict["state"]
+        if not isinstance(states, Mapping):
+            raise TypeError(f"state_dict['state']: expected a mapping of index -> dict, "
+                            f"got {type(states).__name__}")
         new_state: list[dict[str, Any]] = [{} for _ in self.params]
-        for index, entry in state_dict["state"].items():
+        for index, entry in states.items():
             if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.params):
                 raise ValueError(f"state_dict['state']: expected indices "
                                  f"0..{len(self.params) - 1}, got {index!r}")
-            new_state[index] = self._checked_state(self.params[index], entry, index)
-        self.hyperparameters = self.check_hyperparameters(**hyper)
+            new_state[index] = self._checked_state(self.params[index], entry, index, hyper)
+        self.hyperparameters = hyper
         self.state = new_state
 
-    @staticmethod
-    def _checked_state(param: Parameter, entry: Mapping[str, Any], index: int) -> dict[str, Any]:
+    def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:
+        """The per-parameter state entries: name -> whether it is an array."""
+        raise NotImplementedError
+
+    def _checked_state(self, param: Parameter, entry: object, index: int,
+                       hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+        where = f"state_dict['state'][{index}]"
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"{where}: expected a mapping, got {type(entry).__name__}")
+        expected = self.state_keys(hyperparameters)
+        if set(entry) != set(expected):
+            raise ValueError(f"{where}: expected keys {sorted(expected)}, got {sorted(entry)}")
         checked = {}
-        for key, value in entry.items():
-            if isinstance(value, np.ndarray):
-                if value.shape != param.shape:
-                    raise ValueError(f"state_dict['state'][{index}][{key!r}]: expected shape "
-                                     f"{param.shape}, got {value.shape}")
-                value = value.astype(param.dtype, copy=True)
-            checked[key] = value
+        for key, is_array in expected.items():
+            value = entry[key]
+            if not is_array:
+                checked[key] = copy.deepcopy(value)
+                continue
+            if not isinstance(value, np.ndarray) or value.shape != param.shape:
+                raise ValueError(f"{where}[{key!r}]: expected an ndarray of shape {param.shape}, "
+                                 f"got {type(value).__name__} {getattr(value, 'shape', '')}")
+            checked[key] = value.astype(param.dtype, copy=True)
         return checked
 
     def __repr__(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,9 @@ class SGD(Optimizer):
                              f"momentum={momentum}, dampening={dampening}")
         return {"lr": lr, "momentum": momentum, "dampening": dampening,
                 "weight_decay": weight_decay, "nesterov": nesterov}
+
+    def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:
+        return {"momentum_buffer": True} if hyperparameters["momentum"] != 0 else {}
 
     def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
         h = self.hyperparameters
