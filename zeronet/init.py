@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 Tensor = TypeVar("Tensor", np.ndarray, "Parameter")
 
-_LINEAR_GAINS = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+_LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                  "conv_transpose2d", "conv_transpose3d", "sigmoid")
 NONLINEARITIES = (*_LINEAR_GAINS, "tanh", "relu", "leaky_relu", "selu")
 MODES = ("fan_in", "fan_out")
