@@ -1,0 +1,41 @@
+"""pytest set-up shared by the test files: the MNIST fixture and the run's header.
+
+MNIST is read from $ZERONET_DATA_DIR (never downloaded by a test); tests that
+need it are skipped, saying why, when the variable is unset.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import zeronet as zn
+
+MNIST_TRAIN_SUBSET = 10_000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # One torch thread, as tox.ini sets for CI (OMP/MKL_NUM_THREADS=1): the same
+    # conditions in a bare `pytest` run, and no two thread pools fighting for 2 cores.
+    torch.set_num_threads(1)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (f"zeronet {zn.__version__}, numpy {np.__version__}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), "
+            f"ZERONET_DATA_DIR={os.environ.get('ZERONET_DATA_DIR', '(unset)')}")
+
+
+@pytest.fixture(scope="session")
+def mnist_subset() -> tuple[np.ndarray, np.ndarray]:
+    """The first 10000 MNIST training images as float64 (N, 784) in [0, 1], and labels."""
+    data_dir = os.environ.get("ZERONET_DATA_DIR")
+    if not data_dir:
+        pytest.skip("ZERONET_DATA_DIR is unset: point it at the directory holding the four "
+                    "MNIST .gz files to run the MNIST tests")
+    x_train, y_train, _, _ = zn.data.load_mnist(data_dir, download=False)
+    x = x_train[:MNIST_TRAIN_SUBSET].reshape(MNIST_TRAIN_SUBSET, -1) / 255.0
+    return x, y_train[:MNIST_TRAIN_SUBSET].astype(np.int64)
