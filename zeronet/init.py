@@ -85,7 +85,7 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
     return rng
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, *,
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
              rng: np.random.Generator | None = None) -> Tensor:
     """Fill with U(a, b)."""
     data = _array(tensor)
@@ -95,7 +95,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, *,
     return tensor
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *,
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             rng: np.random.Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2)."""
     data = _array(tensor)
@@ -119,7 +119,7 @@ def ones_(tensor: Tensor) -> Tensor:
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", *,
+                     nonlinearity: str = "leaky_relu",
                      rng: np.random.Generator | None = None) -> Tensor:
     """Fill with U(-bound, bound), bound = gain * sqrt(3 / fan) (seed fig. 2-10).
 
@@ -139,14 +139,14 @@ def kaiming_uniform_bound(tensor: np.ndarray | Parameter, a: float = 0.0, mode: 
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", *,
+                    nonlinearity: str = "leaky_relu",
                     rng: np.random.Generator | None = None) -> Tensor:
     """Fill with N(0, std^2), std = gain / sqrt(fan)."""
     fan = _fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng=rng)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0, *,
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
                     rng: np.random.Generator | None = None) -> Tensor:
     """Fill with U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
@@ -155,7 +155,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, *,
     return uniform_(tensor, -bound, bound, rng=rng)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0, *,
+def xavier_normal_(tensor: Tensor, gain: float = 1.0,
                    rng: np.random.Generator | None = None) -> Tensor:
     """Fill with N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
