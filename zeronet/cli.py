@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 REPORT_REQUIREMENTS = ("torch", "matplotlib")
+_REEXEC_GUARD = "_ZERONET_REPORT_REEXEC"
 
 
 def _positive_int(text: str) -> int:
@@ -54,11 +56,28 @@ def missing_requirements() -> list[str]:
     return [name for name in REPORT_REQUIREMENTS if importlib.util.find_spec(name) is None]
 
 
-def report(args: argparse.Namespace) -> int:
+def _needs_reexec(threads: int) -> bool:
+    """True if NumPy's BLAS is loaded with another thread count and nothing can change it.
+
+    NumPy (imported by ``zeronet`` before this module) reads OPENBLAS_NUM_THREADS
+    once, at load time. threadpoolctl can change the count afterwards; without
+    it the only way is a fresh process with the variables set.
+    """
+    if os.environ.get(_REEXEC_GUARD) or importlib.util.find_spec("threadpoolctl") is not None:
+        return False
+    return any(os.environ.get(name) != str(threads) for name in THREAD_ENV_VARS)
+
+
+def report(args: argparse.Namespace, argv: Sequence[str], *, console: bool = False) -> int:
+    """Run ``zeronet report``; ``console`` is True when invoked as the console script."""
+    reexec = console and _needs_reexec(args.threads)
     # Thread counts for BLAS/OpenMP libraries not loaded yet (torch's MKL and OpenMP);
     # NumPy's OpenBLAS is already loaded and is pinned by threadpoolctl in build_report.
     for name in THREAD_ENV_VARS:
         os.environ[name] = str(args.threads)
+    if reexec:  # the console script, without threadpoolctl: restart with the variables set
+        os.environ[_REEXEC_GUARD] = "1"
+        os.execv(sys.executable, [sys.executable, "-m", "zeronet.cli", *argv])
     missing = missing_requirements()
     if missing:
         print(f"zeronet report: missing {', '.join(missing)}; the report needs PyTorch and "
@@ -67,11 +86,14 @@ def report(args: argparse.Namespace) -> int:
     from experiments.report import build_report
     from zeronet.data.mnist import MnistNotFoundError
 
-    command = "zeronet report " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "zeronet report"
+    command = " ".join(["zeronet", *argv])
+    # A terminated run must clean up its temporary directory like a failed one:
+    # turn SIGTERM into SystemExit, which the atomic writer handles.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         out = build_report(args.out, quick_mode=args.quick, threads=args.threads, jobs=args.jobs,
                            include_mnist=not args.no_mnist, progress=not args.quiet,
-                           command=command.strip())
+                           command=command)
     except MnistNotFoundError as exc:
         print(f"zeronet report: {exc}\n(or pass --no-mnist); the previous report in "
               f"{args.out} is unchanged.", file=sys.stderr)
@@ -80,10 +102,16 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    console = argv is None
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "report":
-        return report(args)
+        return report(args, argv, console=console)
     return 2  # pragma: no cover (argparse rejects unknown commands)
 
 

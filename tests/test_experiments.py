@@ -1,0 +1,231 @@
+"""Tests for the experiments: sine data bytes, the shared training loop, the report pipeline.
+
+The pipeline runs once in --quick mode (a few epochs per run) and is shared
+by the tests that read its output. MNIST parts run only when
+$ZERONET_DATA_DIR is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+from experiments import report as report_module
+from experiments.configs import RUNS
+from experiments.datasets import sine_dataset
+from experiments.loop import Dataset, train
+from experiments.models import build_trainer
+from experiments.sine import CSV_NAMES, generate_sine_csvs, sample_sine, sha256_of
+from experiments.trainers import TorchTrainer
+from zeronet import cli
+
+HAS_MNIST = bool(os.environ.get("ZERONET_DATA_DIR"))
+RUN = {c.name: c for c in RUNS}
+
+# SHA-256 of the four CSV files: np.random.RandomState(42), 1000 then 100 points, np.savetxt.
+SINE_SHA256 = {
+    "x_train.csv": "5b32ec4576c39f9baef7c0a139bb59905948b47c64f3dd78fe412f309ce508a9",
+    "y_train.csv": "92cc668731e373b5d00af568a00a618b37ad28d4ff1a889472195d8254bd91e4",
+    "x_test.csv": "1ba3ab1e51fceb7144b90dadcbe488ce2d27460c8ff0f7f942c40bffbe4dca61",
+    "y_test.csv": "4eb0874390f2a8fa1cd5248ae411282d47566c94c834d385f85ea564b139bce9",
+}
+
+
+# ------------------------------------------------------------------ sine data
+
+def test_sine_csv_bytes_are_identical_across_generations_and_match_the_recorded_sha256(
+        tmp_path: Path) -> None:
+    first = generate_sine_csvs(tmp_path / "a")
+    second = generate_sine_csvs(tmp_path / "b")
+    for name in CSV_NAMES:
+        assert first[name].read_bytes() == second[name].read_bytes(), name
+    assert sha256_of(first) == SINE_SHA256
+
+
+def test_sine_csv_round_trip_is_exact_and_follows_the_seed_stream(tmp_path: Path) -> None:
+    generate_sine_csvs(tmp_path)
+    data, drawn = sine_dataset(tmp_path), sample_sine()
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(data, name), getattr(drawn, name))  # '%.18e' is exact
+    stream = np.random.RandomState(42)
+    np.testing.assert_array_equal(data.x_train, stream.uniform(-2 * np.pi, 2 * np.pi, (1000, 1)))
+    np.testing.assert_array_equal(data.x_test, stream.uniform(-2 * np.pi, 2 * np.pi, (100, 1)))
+
+
+# ------------------------------------------------------------------ the loop
+
+class RecordingTrainer:
+    """A fake framework that records every batch it is given."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.batches: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        self.batches.append((xb.copy(), yb.copy()))
+        return 1.0
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        return 1.0, np.zeros_like(y)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"w": np.zeros(1)}
+
+
+def test_loop_feeds_identical_batches_to_every_trainer() -> None:
+    x = np.arange(50, dtype=np.float64).reshape(25, 2)
+    data = Dataset(x, x[:, :1].copy(), x[:3], x[:3, :1].copy())
+    config = dataclasses.replace(RUN["sine-adam"], epochs=3, batch_size=10)
+    a, b = RecordingTrainer("zeronet"), RecordingTrainer("pytorch")
+    train(config, [a, b], data, progress=False)
+    assert len(a.batches) == len(b.batches) == 3 * 3  # ceil(25 / 10) batches per epoch
+    for (xa, ya), (xb, yb) in zip(a.batches, b.batches, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    epochs = [np.concatenate([xb[:, 0] for xb, _ in a.batches[i:i + 3]]) for i in (0, 3, 6)]
+    assert all(sorted(e) == sorted(x[:, 0]) for e in epochs)  # each epoch sees every sample once
+    assert not np.array_equal(epochs[0], epochs[1])  # and in a fresh order
+
+
+def test_short_run_keeps_zeronet_and_pytorch_within_float64_rounding(tmp_path: Path) -> None:
+    generate_sine_csvs(tmp_path)
+    config = dataclasses.replace(RUN["sine-adam"], epochs=5)
+    zn_trainer = build_trainer(config)
+    result = train(config, [zn_trainer, TorchTrainer.mirror_of(zn_trainer)],
+                   sine_dataset(tmp_path), progress=False)
+    assert len(result.step_weight_diff) == 50
+    # 50 Adam steps: the gap starts at the ulp level (OpenBLAS vs MKL products) and stays
+    # far below 1e-10 this early; a real formula mismatch would show at ~1e-3.
+    assert max(result.step_weight_diff) < 1e-10
+    zn_h, pt_h = result.histories
+    np.testing.assert_allclose(zn_h.test_loss, pt_h.test_loss, rtol=1e-10)
+
+
+# ------------------------------------------------------------------ the report
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("quick") / "reports"
+    report_module.build_report(out, quick_mode=True, jobs=1, include_mnist=HAS_MNIST,
+                               progress=False)
+    return out
+
+
+def test_quick_report_writes_every_file_and_no_temp_dir(quick_report: Path) -> None:
+    results = json.loads((quick_report / "results.json").read_text())
+    assert (quick_report / "report.md").read_text().startswith("# zeronet vs PyTorch")
+    expected = {"sine_data", "weight_difference", "ablation", "sensitivity",
+                *(f"loss_{n}" for n in results["runs"])}
+    if HAS_MNIST:
+        expected |= {"mnist_confusion", "mnist_misclassified"}
+    assert expected <= set(results["figures"])
+    for path in results["figures"].values():
+        assert (quick_report / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    assert results["sine_data"]["sha256"] == SINE_SHA256
+    assert sha256_of({n: quick_report / "data" / n for n in CSV_NAMES}) == SINE_SHA256
+    assert ("mnist-adam" in results["runs"]) == HAS_MNIST
+    assert sorted(p.name for p in quick_report.parent.iterdir()) == ["reports"]
+
+
+def _markdown_tables(text: str) -> dict[str, list[list[str]]]:
+    """table id -> body rows (cells as strings), from the <!-- table:ID --> markers."""
+    tables = {}
+    for match in re.finditer(r"<!-- table:(\S+) -->\n\*\*.*\*\*\n\n((?:\|.*\|\n)+)", text):
+        rows = [re.split(r"(?<!\\)\|", line.strip()[1:-1])
+                for line in match.group(2).splitlines()]
+        tables[match.group(1)] = [[c.strip().replace("\\|", "|") for c in row]
+                                  for row in rows[2:]]
+    return tables
+
+
+def test_report_tables_show_exactly_the_numbers_in_results_json(quick_report: Path) -> None:
+    results = json.loads((quick_report / "results.json").read_text())
+    shown = _markdown_tables((quick_report / "report.md").read_text())
+    assert set(shown) == set(results["tables"])
+    for table_id, table in results["tables"].items():
+        assert shown[table_id] == report_module.table_cells(table), table_id
+        for row, cells in zip(table["rows"], shown[table_id], strict=True):
+            for value, cell in zip(row["values"], cells[1:], strict=True):
+                if isinstance(value, float):
+                    # '.6g' keeps 6 digits, '.2f'/'.3f' keep 2-3 decimals
+                    expected = pytest.approx(value, rel=1e-5, abs=0.006)
+                    assert float(cell) == expected, (table_id, cell)
+    # ... and the results tables hold the runs' last-epoch values.
+    for name, run in results["runs"].items():
+        rows = {r["label"]: r["values"] for r in results["tables"][f"results-{name}"]["rows"]}
+        assert rows["test_loss"][1:] == [run["frameworks"][fw]["final"]["test_loss"]
+                                         for fw in ("zeronet", "pytorch")]
+
+
+def test_failure_mid_run_leaves_the_previous_report_untouched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.md").write_text("previous report\n")
+    calls = []
+    real_run_main = report_module.run_main
+
+    def failing_run_main(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("injected failure")
+        return real_run_main(*args, **kwargs)
+
+    monkeypatch.setattr(report_module, "run_main", failing_run_main)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        report_module.build_report(out, quick_mode=True, jobs=1, include_mnist=False,
+                                   progress=False)
+    assert len(calls) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]
+    assert [p.name for p in out.iterdir()] == ["report.md"]
+    assert (out / "report.md").read_text() == "previous report\n"
+
+
+# ------------------------------------------------------------------ the command line
+
+def test_cli_explains_missing_report_requirements(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    for name in cli.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setattr(cli, "missing_requirements", lambda: ["matplotlib"])
+    assert cli.main(["report", "--quiet"]) == 2
+    assert "pip install 'zeronet[report]'" in capsys.readouterr().err
+
+
+def test_cli_rejects_a_bad_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--threads", "0"])
+    assert "--threads: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_importing_the_cli_loads_neither_torch_nor_matplotlib() -> None:
+    code = ("import sys, zeronet.cli; "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'experiments') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_cli_restarts_itself_only_when_numpy_threads_cannot_be_set_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = cli.importlib.util.find_spec
+    for name in cli.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.delenv(cli._REEXEC_GUARD, raising=False)
+    assert not cli._needs_reexec(1)  # threadpoolctl is installed here
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name: None if name == "threadpoolctl" else real_find_spec(name))
+    assert not cli._needs_reexec(1)  # the variables already say 1
+    assert cli._needs_reexec(2)
+    monkeypatch.setenv(cli._REEXEC_GUARD, "1")
+    assert not cli._needs_reexec(2)  # never twice
