@@ -13,13 +13,11 @@ Nothing here is used by ``zeronet``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 import zeronet as zn
-from zeronet.nn.module import Parameter
 
 
 def seed_softmax(logits: np.ndarray) -> np.ndarray:
@@ -44,36 +42,14 @@ class SeedAdam(zn.optim.Adam):
     m' = m / (1 - beta1^t) and v' = v / (1 - beta2^t); its code divides by
     the constants 1 - beta1 and 1 - beta2. At t = 1 the two agree; as t
     grows the seed's step tends to sqrt(1 - beta2) / (1 - beta1) times the
-    correct one (0.316 for the default betas). The update is otherwise the
-    seed's: p <- p - lr * m_hat / (sqrt(v_hat) + eps). ``state["step"]`` is
-    still counted so ``state_dict`` keeps Adam's layout.
+    correct one (0.316 for the default betas). Everything else is
+    ``zeronet.optim.Adam``'s update, which is the seed's
+    p <- p - lr * m_hat / (sqrt(v_hat) + eps) with the divisions rearranged.
     """
 
-    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        if amsgrad is not False:
-            raise ValueError(f"amsgrad: expected False (fig. 2-9 has no AMSGrad), got {amsgrad!r}")
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-    def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
-        h = self.hyperparameters
-        beta1, beta2 = h["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(param.data)
-            state["exp_avg_sq"] = np.zeros_like(param.data)
-        state["step"] += 1
-        if h["weight_decay"] != 0:
-            grad = grad + h["weight_decay"] * param.data
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * grad
-        v *= beta2
-        v += (1 - beta2) * grad * grad
-        m_hat = m / (1 - beta1)
-        v_hat = v / (1 - beta2)
-        param.data -= h["lr"] * m_hat / (np.sqrt(v_hat) + h["eps"])
+    def bias_corrections(self, step: int) -> tuple[float, float]:
+        beta1, beta2 = self.hyperparameters["betas"]
+        return 1 - beta1, 1 - beta2
 
 
 class SeedCrossEntropyLoss(zn.nn.CrossEntropyLoss):

@@ -69,6 +69,11 @@ class Adam(Optimizer):
             keys["max_exp_avg_sq"] = True
         return keys
 
+    def bias_corrections(self, step: int) -> tuple[float, float]:
+        """(1 - beta1^t, 1 - beta2^t): what m and v are divided by at step t."""
+        beta1, beta2 = self.hyperparameters["betas"]
+        return 1 - beta1**step, 1 - beta2**step
+
     def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
         h = self.hyperparameters
         beta1, beta2 = h["betas"]
@@ -91,7 +96,8 @@ class Adam(Optimizer):
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
 
-        step_size = h["lr"] / (1 - beta1**step)
-        denom = np.sqrt(v) / (1 - beta2**step) ** 0.5
+        correction1, correction2 = self.bias_corrections(step)
+        step_size = h["lr"] / correction1
+        denom = np.sqrt(v) / correction2**0.5
         denom += h["eps"]
         param.data += (-step_size * m) / denom
