@@ -44,13 +44,16 @@ SERIES_COLOR = {"train": "tab:blue", "test": "tab:orange", "true": "0.35"}
 
 
 def _plain_log_labels(ax: Any, axis: str = "y") -> None:
-    """Label a log axis with plain numbers; label minor ticks too when it spans < 1.5 decades."""
+    """Label a log axis with plain numbers; when it spans < 1.5 decades, also the minor
+    ticks at 2, 3 and 5 times a power of ten (all of them would collide)."""
     plain = FuncFormatter(lambda v, _: f"{v:g}")
+    sparse = FuncFormatter(
+        lambda v, _: f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else "")
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(plain)
     low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
     if low > 0 and high / low < 10**1.5:
-        target.set_minor_formatter(plain)
+        target.set_minor_formatter(sparse)
     else:
         target.set_minor_formatter(NullFormatter())
 
@@ -210,7 +213,11 @@ def weight_difference(results: Sequence[RunResult], path: Path) -> Path:
 
 def ablation(entries: Sequence[dict[str, Any]], seed_values: dict[str, float],
              titles: dict[str, str], path: Path) -> Path:
-    """Final test loss of each ablation variant beside the seed's published value."""
+    """Final test loss of each ablation variant beside the seed's published value.
+
+    A dot plot, not bars: on a log axis a bar's length depends on where the
+    axis happens to start, a dot's position does not.
+    """
     groups = [g for g in titles if any(e["group"] == g for e in entries)]
     with plt.rc_context(STYLE):
         fig, axes = _figure(len(groups), 1, figsize=(9, 2.0 + 0.42 * len(entries)),
@@ -219,16 +226,19 @@ def ablation(entries: Sequence[dict[str, Any]], seed_values: dict[str, float],
             rows = [e for e in entries if e["group"] == group]
             finite = [e["test_loss"] for e in rows
                       if e["test_loss"] is not None and math.isfinite(e["test_loss"])]
-            floor = min([*finite, seed_values[group]]) / 3
+            low = min([*finite, seed_values[group]]) / 2
+            high = max([*finite, seed_values[group]]) * 2
             ypos = np.arange(len(rows))
             for y, e in zip(ypos, rows, strict=True):
                 value = e["test_loss"]
+                ax.axhline(y, color="0.9", lw=0.8, zorder=0)
                 if value is None or not math.isfinite(value):
-                    ax.text(floor * 1.1, y, f"diverged at step {e['diverged_at_step']}",
+                    ax.text(low * 1.05, y, f"diverged at step {e['diverged_at_step']}",
                             va="center", fontsize=8, color="tab:red")
                 else:
-                    ax.barh(y, value - floor, color="tab:blue" if e["formulas"] == "correct"
-                            else "tab:gray", height=0.6, left=floor)
+                    ax.plot(value, y, "o", ms=7, zorder=3,
+                            color="tab:blue" if e["formulas"] == "correct" else "tab:gray")
+            ax.set_xlim(low, high)
             ax.axvline(seed_values[group], color="tab:orange", lw=1.8)
             ax.set_yticks(ypos, [e["label"] for e in rows], fontsize=8)
             ax.invert_yaxis()
