@@ -43,17 +43,24 @@ FRAMEWORK_LABEL = {"zeronet": "zeronet", "pytorch": "PyTorch"}
 SERIES_COLOR = {"train": "tab:blue", "test": "tab:orange", "true": "0.35"}
 
 
+def _mantissa(value: float) -> int:
+    """The leading digit of a positive tick value: 3 for 0.3, 300 and 3e-5."""
+    return round(value / 10 ** math.floor(math.log10(value)))
+
+
 def _plain_log_labels(ax: Any, axis: str = "y") -> None:
-    """Label a log axis with plain numbers; when it spans < 1.5 decades, also the minor
-    ticks at 2, 3 and 5 times a power of ten (all of them would collide)."""
+    """Label a log axis with plain numbers. When it spans < 1.5 decades, label minor ticks
+    too: only those at 2, 3 and 5 times a power of ten (all of them would collide), unless
+    that leaves fewer than two labels in view."""
     plain = FuncFormatter(lambda v, _: f"{v:g}")
-    sparse = FuncFormatter(
-        lambda v, _: f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else "")
+    sparse = FuncFormatter(lambda v, _: f"{v:g}" if _mantissa(v) in (2, 3, 5) else "")
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(plain)
     low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
     if low > 0 and high / low < 10**1.5:
-        target.set_minor_formatter(sparse)
+        decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        in_view = sum(low <= m * 10.0**k <= high for k in decades for m in (1, 2, 3, 5))
+        target.set_minor_formatter(sparse if in_view >= 2 else plain)
     else:
         target.set_minor_formatter(NullFormatter())
 
