@@ -6,7 +6,7 @@ pass; it owns no optimizer state (that lives in ``zeronet.optim``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -48,6 +48,15 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def zero_grads(params: Iterable[Parameter], set_to_none: bool = True) -> None:
+    """Clear the gradients of ``params``: to None (torch's default) or to zeros in place."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        else:
+            p.grad.fill(0)
+
+
 class Module:
     """Base class: a callable with ``backward`` and named parameters.
 
@@ -72,12 +81,7 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear gradients: to None (torch's default) or to zeros in place."""
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad.fill(0)
+        zero_grads(self.parameters(), set_to_none)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of all parameters, keyed like torch's ``state_dict``."""

@@ -78,11 +78,8 @@ class Adam(Optimizer):
         h = self.hyperparameters
         beta1, beta2 = h["betas"]
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(param.data)
-            state["exp_avg_sq"] = np.zeros_like(param.data)
-            if h["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(param.data)
+            state.update({key: np.zeros_like(param.data) if is_array else 0
+                          for key, is_array in self.state_keys(h).items()})
         state["step"] += 1
         step = state["step"]
         if h["weight_decay"] != 0:
@@ -98,6 +95,9 @@ class Adam(Optimizer):
 
         correction1, correction2 = self.bias_corrections(step)
         step_size = h["lr"] / correction1
-        denom = np.sqrt(v) / correction2**0.5
+        denom = np.sqrt(v)
+        denom /= correction2**0.5
         denom += h["eps"]
-        param.data += (-step_size * m) / denom
+        update = -step_size * m
+        update /= denom
+        param.data += update

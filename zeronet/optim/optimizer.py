@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from zeronet.nn.module import Parameter
+from zeronet.nn.module import Parameter, zero_grads
 
 
 class Optimizer:
@@ -49,11 +49,7 @@ class Optimizer:
         raise NotImplementedError
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad.fill(0)
+        zero_grads(self.params, set_to_none)
 
     def state_dict(self) -> dict[str, Any]:
         """A deep copy of the state and hyper-parameters, in torch's layout."""
