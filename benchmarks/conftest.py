@@ -41,7 +41,6 @@ import re  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from itertools import pairwise  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -171,12 +170,7 @@ def make_case(net: str, dtype: str) -> Case:
     """
     sizes, batch = NETS[net]
     rng = np.random.default_rng(SEED)
-    layers: list[zn.nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(pairwise(sizes)):
-        if i:
-            layers.append(zn.nn.ReLU())
-        layers.append(zn.nn.Linear(fan_in, fan_out, dtype=dtype, rng=rng))
-    model = zn.nn.Sequential(*layers)
+    model = zn.nn.relu_mlp(sizes, dtype=dtype, rng=rng)
     loss_fn: zn.nn.MSELoss | zn.nn.CrossEntropyLoss
     if net == "sine":
         x = rng.uniform(-2 * math.pi, 2 * math.pi, (batch, 1)).astype(dtype)

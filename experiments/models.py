@@ -8,7 +8,6 @@ correct set. PyTorch trainers are always mirrored from a zeronet trainer
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,19 +51,17 @@ def build_model(config: RunConfig, formulas: Formulas = CORRECT,
                 dtype: np.dtype | type = np.float64) -> zn.nn.Sequential:
     """The config's ReLU MLP, initialised from ``np.random.default_rng(config.model_seed)``."""
     rng = np.random.default_rng(config.model_seed)
-    dims = config.dims
-    layers: list[zn.nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(dims)):
-        layer = formulas.linear(n_in, n_out, dtype=dtype, rng=rng)  # torch's default init
+
+    def linear(n_in: int, n_out: int, **kwargs: Any) -> zn.nn.Linear:
+        layer = formulas.linear(n_in, n_out, **kwargs)  # torch's default init
         if config.init == "zeros":
             zn.init.zeros_(layer.weight)
             zn.init.zeros_(layer.bias)
         elif config.init == "kaiming-relu":
             formulas.kaiming(layer, rng=rng)
-        layers.append(layer)
-        if i < len(dims) - 2:
-            layers.append(zn.nn.ReLU())
-    return zn.nn.Sequential(*layers)
+        return layer
+
+    return zn.nn.relu_mlp(config.dims, dtype=dtype, rng=rng, linear=linear)
 
 
 def build_trainer(config: RunConfig, formulas: Formulas = CORRECT,

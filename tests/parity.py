@@ -9,7 +9,6 @@ with :mod:`reference.compare` at ``reference.compare.default_tolerance``
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -40,15 +39,12 @@ def build_net(sizes: Sequence[int], dtype: np.dtype | type, rng: np.random.Gener
     ``kaiming=True`` re-initialises each weight as the seed's fig. 2-10 does
     (ReLU gain, fan corrected to fan_in); otherwise torch's default init.
     """
-    layers: list[zn.nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-        linear = zn.nn.Linear(fan_in, fan_out, dtype=dtype, rng=rng)
-        if kaiming:
-            zn.init.kaiming_uniform_(linear.weight, nonlinearity="relu", rng=rng)
-        layers.append(linear)
-        if i < len(sizes) - 2:
-            layers.append(zn.nn.ReLU())
-    return zn.nn.Sequential(*layers)
+    def linear(fan_in: int, fan_out: int, **kwargs: object) -> zn.nn.Linear:
+        layer = zn.nn.Linear(fan_in, fan_out, **kwargs)
+        zn.init.kaiming_uniform_(layer.weight, nonlinearity="relu", rng=rng)
+        return layer
+
+    return zn.nn.relu_mlp(sizes, dtype=dtype, rng=rng, linear=linear if kaiming else zn.nn.Linear)
 
 
 def sine_data(dtype: np.dtype | type, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:

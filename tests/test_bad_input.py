@@ -67,6 +67,16 @@ def test_linear_in_features_zero() -> None:
         zn.nn.Linear(0, 3, rng=rng())
 
 
+def test_relu_mlp_needs_two_widths() -> None:
+    with bad(ValueError, "sizes", "at least 2 widths", "[784]"):
+        zn.nn.relu_mlp([784], rng=rng())
+
+
+def test_relu_mlp_width_zero() -> None:
+    with bad(ValueError, "sizes[1]", "positive integer", "0"):
+        zn.nn.relu_mlp([3, 0, 2], rng=rng())
+
+
 @pytest.mark.parametrize("dtype", [int, np.float16, "int32"])
 def test_unknown_dtype(dtype: object) -> None:
     with bad(TypeError, "dtype", "float32 or float64", str(np.dtype(dtype))):

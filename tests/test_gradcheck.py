@@ -17,7 +17,6 @@ rounding inside sums) and rtol = 1e-6. A real backward error (a missing
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -123,11 +122,7 @@ def test_cross_entropy(reduction: str, target_kind: str) -> None:
 def test_sine_net_of_the_seed() -> None:
     """Table 1-1: 1-16-16-16-16-1 with ReLUs, MSE on y = 24 sin(3.2x) + 42 cos(2.3x)."""
     rng = np.random.default_rng(4)
-    widths = [1, 16, 16, 16, 16, 1]
-    layers: list[zn.nn.Module] = []
-    for d_in, d_out in itertools.pairwise(widths):
-        layers += [zn.nn.Linear(d_in, d_out, rng=rng), zn.nn.ReLU()]
-    model = zn.nn.Sequential(*layers[:-1])
+    model = zn.nn.relu_mlp((1, 16, 16, 16, 16, 1), rng=rng)
     x = rng.uniform(-2 * np.pi, 2 * np.pi, size=(8, 1))
     y = 24 * np.sin(3.2 * x) + 42 * np.cos(2.3 * x)
     check_net(model, zn.nn.MSELoss(), x, y)
@@ -136,8 +131,6 @@ def test_sine_net_of_the_seed() -> None:
 def test_mnist_shaped_net() -> None:
     """784 -> 16 -> 16 -> 10 with ReLUs and cross-entropy on class indices (cf. table 2-4)."""
     rng = np.random.default_rng(5)
-    model = zn.nn.Sequential(zn.nn.Linear(784, 16, rng=rng), zn.nn.ReLU(),
-                             zn.nn.Linear(16, 16, rng=rng), zn.nn.ReLU(),
-                             zn.nn.Linear(16, 10, rng=rng))
+    model = zn.nn.relu_mlp((784, 16, 16, 10), rng=rng)
     x = rng.uniform(0, 1, size=(3, 784))
     check_net(model, zn.nn.CrossEntropyLoss(), x, rng.integers(0, 10, size=3))

@@ -113,6 +113,31 @@ def test_zero_grad_sets_none(dtype):
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_relu_mlp_is_the_network_written_out_by_hand():
+    """Same layers, same names and, from one seeded Generator, the same weights."""
+    model = zn.nn.relu_mlp((784, 16, 10), dtype=np.float32, rng=np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    by_hand = zn.nn.Sequential(zn.nn.Linear(784, 16, dtype=np.float32, rng=rng), zn.nn.ReLU(),
+                               zn.nn.Linear(16, 10, dtype=np.float32, rng=rng))
+    assert [type(m) for m in model] == [type(m) for m in by_hand]
+    expected = by_hand.state_dict()
+    for name, value in model.state_dict().items():  # same draws: bit for bit
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
+    assert model.state_dict().keys() == expected.keys()
+
+
+def test_zero_grad_of_model_and_optimizer_clear_in_place_when_asked():
+    model = build_net((3, 2), np.float64, np.random.default_rng(0))
+    optimizer = zn.optim.SGD(model.parameters(), lr=0.1)
+    for clear in (model.zero_grad, optimizer.zero_grad):
+        model(np.ones((1, 3)))
+        model.backward(np.ones((1, 2)))
+        grads = [p.grad for p in model.parameters()]
+        clear(set_to_none=False)
+        assert all(p.grad is g and not g.any() for p, g in zip(model.parameters(), grads,
+                                                               strict=True))
+
+
 def test_report_lists_every_tensor():
     """The helper really compares output, loss and every gradient (guards the harness)."""
     x, y = sine_data(np.float64, n=10)

@@ -16,8 +16,6 @@ much in absolute terms whatever the relative size of the result.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 from hypothesis import example, given, settings
@@ -102,10 +100,7 @@ def test_relu_matches_torch_exactly(n: int, d: int, seed: int) -> None:
 @given(n=batches, sizes=st.lists(widths, min_size=2, max_size=5), seed=seeds)
 def test_sequential_matches_torch(n: int, sizes: list[int], seed: int) -> None:
     rng = np.random.default_rng(seed)
-    layers: list[zn.nn.Module] = []
-    for d_in, d_out in itertools.pairwise(sizes):
-        layers += [zn.nn.Linear(d_in, d_out, rng=rng), zn.nn.ReLU()]
-    model = zn.nn.Sequential(*layers[:-1])
+    model = zn.nn.relu_mlp(sizes, rng=rng)
     check_model_against_torch(model, rng.normal(size=(n, sizes[0])), rng)
 
 

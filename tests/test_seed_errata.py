@@ -9,7 +9,6 @@ order; the finite-difference tolerance is explained in test_gradcheck.py.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 from pathlib import Path
@@ -42,14 +41,6 @@ def sine_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]
     """Section 2.1.1: x ~ U(-2 pi, 2 pi), y = 24 sin(3.2 x) + 42 cos(2.3 x)."""
     x = rng.uniform(-2 * np.pi, 2 * np.pi, size=(n, 1))
     return x, 24 * np.sin(3.2 * x) + 42 * np.cos(2.3 * x)
-
-
-def relu_net(sizes: tuple[int, ...], rng: np.random.Generator,
-             linear: type[zn.nn.Linear] = zn.nn.Linear) -> zn.nn.Sequential:
-    layers: list[zn.nn.Module] = []
-    for d_in, d_out in itertools.pairwise(sizes):
-        layers += [linear(d_in, d_out, rng=rng), zn.nn.ReLU()]
-    return zn.nn.Sequential(*layers[:-1])
 
 
 # (a) Adam's bias correction, fig. 2-9
@@ -332,7 +323,7 @@ def test_zero_init_trains_only_the_last_bias() -> None:
     """
     rng = np.random.default_rng(10)
     x, y = sine_data(rng, 1000)
-    model = relu_net(SINE_SIZES, rng)
+    model = zn.nn.relu_mlp(SINE_SIZES, rng=rng)
     for layer in model:
         if isinstance(layer, zn.nn.Linear):
             seed_zero_init_(layer)

@@ -1,8 +1,8 @@
 """Layers, containers and losses."""
 
-from zeronet.nn.layers import Linear, ReLU
+from zeronet.nn.layers import Linear, ReLU, relu_mlp
 from zeronet.nn.losses import CrossEntropyLoss, MSELoss, log_softmax
 from zeronet.nn.module import Module, Parameter, Sequential
 
 __all__ = ["CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
-           "Sequential", "log_softmax"]
+           "Sequential", "log_softmax", "relu_mlp"]

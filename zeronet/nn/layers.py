@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from zeronet import init
 from zeronet._checks import float_array, float_dtype, positive_int
-from zeronet.nn.module import Module, Parameter
+from zeronet.nn.module import Module, Parameter, Sequential
 
 
 class Linear(Module):
@@ -108,3 +110,27 @@ class ReLU(Module):
         if grad_out.shape != self._mask.shape:
             raise ValueError(f"grad_out: expected shape {self._mask.shape}, got {grad_out.shape}")
         return grad_out * self._mask if input_grad else None
+
+
+def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
+             rng: np.random.Generator | None = None,
+             linear: Callable[..., Module] = Linear) -> Sequential:
+    """Linear layers of widths ``sizes`` with a ReLU between each two (none after the last).
+
+    The seed's networks are ``relu_mlp((1, 16, 16, 16, 16, 1))`` (table 1-1)
+    and ``relu_mlp((784, 16, 16, 16, 16, 10))`` (table 2-4). Each layer is
+    ``linear(in_features, out_features, dtype=dtype, rng=rng)``, built in
+    order from the one ``rng``, so the draws are those of writing the layers
+    out by hand; pass a Linear subclass, or a factory that re-initialises the
+    layer it builds, to change a layer's formulas or initialisation.
+    """
+    sizes = [positive_int(size, f"sizes[{i}]") for i, size in enumerate(sizes)]
+    if len(sizes) < 2:
+        raise ValueError(f"sizes: expected at least 2 widths (input and output), got {sizes}")
+    rng = np.random.default_rng() if rng is None else rng
+    layers: list[Module] = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        if layers:
+            layers.append(ReLU())
+        layers.append(linear(n_in, n_out, dtype=dtype, rng=rng))
+    return Sequential(*layers)
