@@ -81,7 +81,9 @@ class SeedCrossEntropyLoss(zn.nn.CrossEntropyLoss):
     def backward(self) -> np.ndarray:
         if self._logits is None or self._cache is None:
             raise RuntimeError("SeedCrossEntropyLoss.backward called before the loss was computed")
-        probs = self._cache[1]
+        target = self._cache[1]
+        probs = target if target.ndim == 2 else np.eye(self._logits.shape[1],
+                                                         dtype=self._logits.dtype)[target]
         n = self._logits.shape[0] if self.reduction == "mean" else 1
         return seed_softmax(self._logits) - probs / n
 

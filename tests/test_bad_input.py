@@ -57,6 +57,31 @@ def test_non_finite_input_to_linear(value: float) -> None:
         net()(x)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_to_linear_with_zero_weights(value: float) -> None:
+    """Linear checks its output for NaN/inf: 0 * inf and 0 * NaN are NaN, so it still sees x's."""
+    layer = zn.nn.Linear(3, 2, rng=np.random.default_rng(0))
+    layer.weight.data[...] = 0
+    x = ones(2, 3)
+    x[0, 1] = value
+    with bad(ValueError, "x", "finite", "(0, 1)"):
+        layer(x)
+
+
+def test_non_finite_weight_is_named() -> None:
+    layer = zn.nn.Linear(3, 2, rng=np.random.default_rng(0))
+    layer.weight.data[1, 0] = np.nan
+    with bad(ValueError, "weight", "finite", "(1, 0)"):
+        layer(ones(2, 3))
+
+
+def test_linear_overflow_is_an_error() -> None:
+    layer = zn.nn.Linear(3, 2, dtype=np.float32, rng=np.random.default_rng(0))
+    layer.weight.data[...] = 1
+    with bad(ValueError, "x", "fit in float32", "overflow (max |x| = 3e+38)"):
+        layer(np.full((2, 3), 3e38, dtype=np.float32))
+
+
 def test_float32_input_into_float64_model() -> None:
     with bad(TypeError, "x", "float64", "float32"):
         net()(ones(2, 3).astype(np.float32))

@@ -68,7 +68,10 @@ class CrossEntropyLoss:
         dL/dz = (softmax(z) * sum_c y_nc - y) / N,
 
     which is eq. 1-32 divided by N for one-hot or probability rows (their sum
-    is 1). ``reduction="sum"`` drops the 1/N.
+    is 1). For class indices no one-hot matrix is built: the loss picks
+    log softmax(z_n) at each target, and the gradient is softmax(z) / N with
+    1/N subtracted at each target; one-hot rows give the same bits.
+    ``reduction="sum"`` drops the 1/N.
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -80,11 +83,10 @@ class CrossEntropyLoss:
         n, c = logits.shape
         if n == 0 or c == 0:
             raise ValueError(f"logits: expected shape (N, C) with N, C >= 1, got {logits.shape}")
-        log_prob = log_softmax(logits)
         if not isinstance(target, np.ndarray):
             raise TypeError(f"target: expected a numpy.ndarray, got {type(target).__name__}")
         if target.ndim == 1:
-            probs = self._one_hot(target, n, c, logits.dtype)
+            self._check_indices(target, n, c)
         elif target.ndim == 2:
             if target.dtype != logits.dtype:
                 raise TypeError(f"target: expected probabilities of dtype {logits.dtype} "
@@ -93,35 +95,46 @@ class CrossEntropyLoss:
                 raise ValueError(f"target: expected probabilities of shape {(n, c)}, "
                                  f"got {target.shape}")
             finite(target, "target")
-            probs = target
         else:
             raise ValueError(f"target: expected class indices (N,) or probabilities "
                              f"(N, C), got shape {target.shape}")
-        self._cache = (log_prob, probs)
-        total = -float(np.vdot(probs, log_prob))
+        log_prob = log_softmax(logits)
+        self._cache = (log_prob, target)
+        if target.ndim == 1:
+            total = -float(log_prob[np.arange(n), target].sum())
+        else:
+            total = -float(np.vdot(target, log_prob))
         return total / n if self.reduction == "mean" else total
 
     @staticmethod
-    def _one_hot(target: np.ndarray, n: int, c: int, dtype: np.dtype) -> np.ndarray:
+    def _check_indices(target: np.ndarray, n: int, c: int) -> None:
         if target.dtype.kind not in "iu":
             raise TypeError(f"target: expected integer class indices, got dtype {target.dtype}")
         if target.shape != (n,):
             raise ValueError(f"target: expected class indices of shape ({n},), "
                              f"got {target.shape}")
-        if (target.min() < 0 or target.max() >= c):
+        low, high = target.min(), target.max()
+        if low < 0 or high >= c:
             raise ValueError(f"target: expected class indices in [0, {c - 1}], "
-                             f"got values in [{target.min()}, {target.max()}]")
-        probs = np.zeros((n, c), dtype=dtype)
-        probs[np.arange(n), target] = 1
-        return probs
+                             f"got values in [{low}, {high}]")
 
     def backward(self) -> np.ndarray:
         if self._cache is None:
             raise RuntimeError("CrossEntropyLoss.backward called before the loss was computed")
-        log_prob, probs = self._cache
-        grad = np.exp(log_prob) * probs.sum(axis=1, keepdims=True) - probs
-        if self.reduction == "mean":
-            grad /= log_prob.shape[0]
+        log_prob, target = self._cache
+        n = log_prob.shape[0]
+        # As torch rounds it: dL/dz = g - softmax(z) * sum_c g_c, where g = dL/d(log softmax)
+        # = -y / N; for class indices g is -1/N at each target and 0 elsewhere.
+        scale = 1.0 / n if self.reduction == "mean" else 1.0
+        grad = np.exp(log_prob)
+        if target.ndim == 2:
+            g = target * -scale
+            grad *= -g.sum(axis=1, keepdims=True)
+            grad += g
+        else:
+            if scale != 1.0:
+                grad *= scale
+            grad[np.arange(n), target] -= scale
         return grad
 
     def __repr__(self) -> str:

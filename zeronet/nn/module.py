@@ -65,7 +65,16 @@ class Module:
     """
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+        """``forward(x)`` with NumPy's overflow and invalid-value warnings off.
+
+        A layer reports non-finite results itself, as an exception naming the
+        input (``Linear`` checks its output), so a warning printed first
+        would only repeat it; and under ``-W error`` it would replace the
+        exception. A Sequential calls its layers' ``forward`` directly, under
+        its own ``__call__``, so the switch happens once per model call.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.forward(x)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -139,7 +148,7 @@ class Sequential(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
-            x = layer(x)
+            x = layer.forward(x)
         return x
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

@@ -43,8 +43,9 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        super().__init__(params)
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 flat: bool = True) -> None:
+        super().__init__(params, flat=flat)
         self.hyperparameters = self.check_hyperparameters(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
@@ -74,16 +75,15 @@ class Adam(Optimizer):
         beta1, beta2 = self.hyperparameters["betas"]
         return 1 - beta1**step, 1 - beta2**step
 
-    def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         h = self.hyperparameters
         beta1, beta2 = h["betas"]
         if not state:
-            state.update({key: np.zeros_like(param.data) if is_array else 0
+            state.update({key: np.zeros_like(data) if is_array else 0
                           for key, is_array in self.state_keys(h).items()})
         state["step"] += 1
-        step = state["step"]
         if h["weight_decay"] != 0:
-            grad = grad + h["weight_decay"] * param.data
+            grad = grad + h["weight_decay"] * data
 
         m, v = state["exp_avg"], state["exp_avg_sq"]
         lerp_(m, grad, 1 - beta1)
@@ -93,11 +93,11 @@ class Adam(Optimizer):
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
 
-        correction1, correction2 = self.bias_corrections(step)
+        correction1, correction2 = self.bias_corrections(state["step"])
         step_size = h["lr"] / correction1
         denom = np.sqrt(v)
         denom /= correction2**0.5
         denom += h["eps"]
         update = -step_size * m
         update /= denom
-        param.data += update
+        data += update

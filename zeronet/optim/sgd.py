@@ -28,8 +28,9 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:
-        super().__init__(params)
+                 nesterov: bool = False, *,
+                 flat: bool = True) -> None:
+        super().__init__(params, flat=flat)
         self.hyperparameters = self.check_hyperparameters(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov)
@@ -52,10 +53,10 @@ class SGD(Optimizer):
     def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:
         return {"momentum_buffer": True} if hyperparameters["momentum"] != 0 else {}
 
-    def _update(self, param: Parameter, grad: np.ndarray, state: dict[str, Any]) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         h = self.hyperparameters
         if h["weight_decay"] != 0:
-            grad = grad + h["weight_decay"] * param.data
+            grad = grad + h["weight_decay"] * data
         if h["momentum"] != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -64,4 +65,4 @@ class SGD(Optimizer):
                 buf *= h["momentum"]
                 buf += (1 - h["dampening"]) * grad
             grad = grad + h["momentum"] * buf if h["nesterov"] else buf
-        param.data += -h["lr"] * grad
+        data += -h["lr"] * grad
