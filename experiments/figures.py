@@ -282,3 +282,36 @@ def sensitivity(groups: dict[str, dict[str, Any]], path: Path) -> Path:
         fig.suptitle("Run-to-run spread of the last-epoch numbers (dots: runs; bar: median)",
                      fontsize=12)
         return _save(fig, path)
+
+
+def scaling(points: Sequence[dict[str, Any]], machine: str, path: Path) -> Path:
+    """Time per Adam training step against batch size and hidden width, both frameworks, log-log.
+
+    ``points``: rows of ``experiments.bench.measure`` for ``scaling_twin``s
+    (each with "batch", "width", "dtype" and median seconds per role).
+    """
+    dtype_color = {"float64": "tab:blue", "float32": "tab:orange"}
+    with plt.rc_context(STYLE):
+        fig, axes = _figure(1, 2, figsize=(11, 4.2))
+        for ax, (axis, fixed, label) in zip(
+                axes, (("batch", {"width": 16}, "batch size (hidden width 16)"),
+                       ("width", {"batch": 1000}, "hidden width (batch 1000)")), strict=True):
+            for dtype, color in dtype_color.items():
+                chosen = sorted((p for p in points if p["dtype"] == dtype
+                                 and all(p[k] == v for k, v in fixed.items())),
+                                key=lambda p: p[axis])
+                if not chosen:
+                    continue
+                xs = [p[axis] for p in chosen]
+                for role, framework in (("zeronet", "zeronet"), ("torch", "pytorch")):
+                    ax.plot(xs, [p["median"][role] * 1e3 for p in chosen], marker="o", ms=3,
+                            color=color, label=f"{FRAMEWORK_LABEL[framework]}, {dtype}",
+                            **FRAMEWORK_STYLE[framework])
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set(xlabel=label, ylabel="ms per training step (log scale)")
+            _plain_log_labels(ax, "y")
+            ax.legend(loc="upper left")
+        fig.suptitle(f"MNIST net 784-w-w-w-w-10, one Adam step: zeronet and PyTorch\n{machine}",
+                     fontsize=10)
+        return _save(fig, path)

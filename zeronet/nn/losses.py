@@ -11,6 +11,8 @@ import numpy as np
 from zeronet._checks import finite, float_array
 
 REDUCTIONS = ("mean", "sum")
+#: Rows up to this long are reduced over a column-major copy in log_softmax.
+SHORT_ROW = 64
 
 
 def _reduction(value: str) -> str:
@@ -57,18 +59,19 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
     The two reductions over each row are arranged for tall, narrow batches
     (N x 10 for MNIST), where NumPy's ``max(axis=-1)`` and ``sum(axis=-1)``
-    pay a fixed cost per row: the maximum runs over a column-major copy (one
-    long loop per class), the sum is a matrix-vector product with ones.
+    pay a fixed cost per row: for rows of at most ``SHORT_ROW`` entries the
+    maximum runs over a column-major copy (one long loop per class), and the
+    sum is always a matrix-vector product with ones.
     """
     if not isinstance(logits, np.ndarray) or logits.ndim == 0:
         raise TypeError(f"logits: expected a numpy.ndarray with at least one axis, "
                         f"got {type(logits).__name__} {getattr(logits, 'shape', '')}")
     c = logits.shape[-1]
     rows = logits.reshape(-1, c) if logits.ndim != 2 else logits
-    columns_first = np.asfortranarray(rows) if rows.shape[0] > c else rows
+    columns_first = np.asfortranarray(rows) if c <= SHORT_ROW < rows.shape[0] else rows
     shifted = rows - columns_first.max(axis=1, keepdims=True)
-    sum_exp = np.exp(shifted) @ np.ones((c, 1), dtype=rows.dtype)
-    return (shifted - np.log(sum_exp)).reshape(logits.shape)
+    shifted -= np.log(np.exp(shifted) @ np.ones((c, 1), dtype=rows.dtype))
+    return shifted.reshape(logits.shape)
 
 
 class CrossEntropyLoss:
