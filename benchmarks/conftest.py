@@ -4,11 +4,13 @@
   torch through ``torch.set_num_threads``, NumPy's BLAS through threadpoolctl
   (or, without it, ``OPENBLAS_NUM_THREADS`` set before NumPy is imported).
   The run stops if either library ends up with another count.
-* The seed's two networks, built with a seeded Generator and mirrored into
-  torch with the same weights (``reference.mirror``).
+* What is timed comes from ``experiments.bench_cases``: each twin is the
+  same work in zeronet and torch (same weights and inputs, checked to agree
+  before timing), sometimes with a raw-NumPy floor; ``zeronet bench`` times
+  the same twins.
 * A ``bench`` fixture that names the group, runs a fixed number of rounds
-  and keeps each median and minimum for the ratio table printed at the end
-  of the run (``pytest_terminal_summary``).
+  and keeps each median for the table printed at the end of the run
+  (``pytest_terminal_summary``), the same table ``zeronet bench`` prints.
 * With one thread the clock is ``time.process_time`` (CPU time of this
   process), so that other work on a shared machine does not land in the
   measurements; with more threads, ``time.perf_counter``.
@@ -36,35 +38,25 @@ except ImportError:  # OpenBLAS reads this once, when NumPy is first imported
     if "numpy" not in sys.modules:
         os.environ["OPENBLAS_NUM_THREADS"] = str(THREADS)
 
-import math  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-import reference  # noqa: E402
-import zeronet as zn  # noqa: E402
+from experiments.bench import table_text as bench_text  # noqa: E402
+from experiments.bench_cases import Twin  # noqa: E402
 
-SEED = 20240607
-# name -> (layer sizes, batch size): the seed's sine and MNIST networks
-NETS = {"sine": ((1, 16, 16, 16, 16, 1), 100), "mnist": ((784, 16, 16, 16, 16, 10), 1000)}
-# name -> (rounds, iterations per round): about 0.3-1 s per benchmark here. Fixed
-# counts (benchmark.pedantic) so both twins run exactly the same number of calls;
-# many short rounds so that the median and the minimum shrug off a noisy neighbour.
-ROUNDS = {"sine": (100, 20), "mnist": (100, 2)}
-WARMUP_ROUNDS = 3
 # With one thread, time the CPU the process used rather than the wall clock: other
 # processes on a shared machine then steal time from neither twin's measurement.
 # With more threads, CPU time would add the threads up, so the wall clock it is.
 TIMER = time.process_time if THREADS == 1 else time.perf_counter
 
 _LIMITER = pytest.StashKey[object]()
-# group -> role -> (median, min) in seconds
-_TIMES = pytest.StashKey[dict[str, dict[str, tuple[float, float]]]]()
+# (kind, dtype, name) -> a row as experiments.bench.measure returns it
+_ROWS = pytest.StashKey[dict[tuple[str, str, str], dict[str, object]]]()
 
 
 # ----------------------------------------------------------------------------- threads
@@ -83,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(THREADS)
     if threadpoolctl is not None:
         config.stash[_LIMITER] = threadpoolctl.threadpool_limits(limits=THREADS, user_api="blas")
-    config.stash[_TIMES] = {}
+    config.stash[_ROWS] = {}
     blas = _numpy_blas_threads()
     if torch.get_num_threads() != THREADS or blas != THREADS:
         raise pytest.UsageError(
@@ -143,123 +135,61 @@ def pytest_benchmark_update_machine_info(config: pytest.Config,
     machine_info["zeronet_bench"] = environment()
 
 
-# ----------------------------------------------------------------------------- cases
-
-@dataclass
-class Case:
-    """One network with its batch and loss, in zeronet and (same weights) in torch."""
-
-    net: str
-    dtype: str
-    model: zn.nn.Sequential
-    loss_fn: zn.nn.MSELoss | zn.nn.CrossEntropyLoss
-    x: np.ndarray
-    target: np.ndarray
-    torch_model: torch.nn.Sequential
-    torch_loss_fn: torch.nn.Module
-    torch_x: torch.Tensor
-    torch_target: torch.Tensor
-
-
-def make_case(net: str, dtype: str) -> Case:
-    """The seed's ``net`` in ``dtype`` with a batch drawn from a seeded Generator.
-
-    sine: x ~ U(-2 pi, 2 pi), y = 24 sin(3.2 x) + 42 cos(2.3 x), MSE loss.
-    mnist: random pixels in [0, 1) and labels in 0..9 (the timings depend on
-    the shapes only, so the data set itself is not needed), cross-entropy.
-    """
-    sizes, batch = NETS[net]
-    rng = np.random.default_rng(SEED)
-    model = zn.nn.relu_mlp(sizes, dtype=dtype, rng=rng)
-    loss_fn: zn.nn.MSELoss | zn.nn.CrossEntropyLoss
-    if net == "sine":
-        x = rng.uniform(-2 * math.pi, 2 * math.pi, (batch, 1)).astype(dtype)
-        target = (24 * np.sin(3.2 * x) + 42 * np.cos(2.3 * x)).astype(dtype)
-        loss_fn = zn.nn.MSELoss()
-    else:
-        x = rng.random((batch, sizes[0]), dtype=dtype)
-        target = rng.integers(0, sizes[-1], batch)
-        loss_fn = zn.nn.CrossEntropyLoss()
-    return Case(net, dtype, model, loss_fn, x, target, reference.mirror(model),
-                reference.mirror_loss(loss_fn), torch.from_numpy(x), torch.from_numpy(target))
-
-
-@pytest.fixture(params=list(NETS))
-def net(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture(params=["float64", "float32"])
-def dtype(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def case(net: str, dtype: str) -> Case:
-    return make_case(net, dtype)
-
-
-@pytest.fixture(name="make_case")
-def make_case_fixture() -> Callable[[str, str], Case]:
-    """``make_case`` itself, for tests that pick one network and dtype."""
-    return make_case
-
-
 # ----------------------------------------------------------------------------- timing
 
+# pytest-benchmark's pedantic mode with fixed counts, so that every role of a twin
+# runs exactly as often: per group, (rounds, target seconds per round).
+ROUNDS = {"op": (30, 0.01), "step": (30, 0.01), "epoch": (9, None), "run": (1, None),
+          "scaling": (5, 0.01)}
+WARMUP_ROUNDS = 2
+
+
+def twin_ids(twins: list[Twin]) -> list[str]:
+    return [f"{t.dtype}-{t.name}" for t in twins]
+
+
 @pytest.fixture
-def bench(benchmark, request: pytest.FixtureRequest) -> Callable[..., None]:
-    """``bench(fn, net, dtype, kind, role)``: time ``fn`` in group "net dtype kind".
+def bench(benchmark, request: pytest.FixtureRequest) -> Callable[[Twin, str], None]:
+    """``bench(twin, role)``: check the twin once, then time one role in the twin's group.
 
-    ``role`` is "zeronet", "torch" or a third entry of the group (the NumPy
-    floor, a zeronet variant); the ratio table divides zeronet by each.
-    Returns nothing: a benchmark's result is its timing, never asserted.
+    The group is "<dtype> <name>", so pytest-benchmark's table puts zeronet,
+    torch and the floors of one row side by side. Nothing is asserted about
+    the timings.
     """
-    def run(fn: Callable[[], object], net: str, dtype: str, kind: str, role: str) -> None:
-        group = f"{net} {dtype} {kind}"
-        benchmark.group = group
-        benchmark.extra_info.update(role=role, net=net, dtype=dtype, kind=kind, threads=THREADS)
-        rounds, iterations = ROUNDS[net]
-        benchmark.pedantic(fn, rounds=rounds, iterations=iterations, warmup_rounds=WARMUP_ROUNDS)
+    def run(twin: Twin, role: str) -> None:
+        twin.verify()
+        fn = twin.roles()[role]
+        rounds, round_seconds = ROUNDS[twin.group]
+        iterations = 1
+        if round_seconds is not None:
+            start = TIMER()
+            twin.zeronet()
+            iterations = max(1, round(round_seconds / max(TIMER() - start, 1e-7)))
+        benchmark.group = f"{twin.dtype} {twin.name}"
+        benchmark.extra_info.update(role=role, dtype=twin.dtype, kind=twin.group,
+                                    threads=THREADS, **twin.info)
+        benchmark.pedantic(fn, rounds=rounds, iterations=iterations,
+                           warmup_rounds=WARMUP_ROUNDS if rounds > 1 else 0)
         if benchmark.stats is not None:  # None when benchmarking is disabled
-            times = request.config.stash[_TIMES].setdefault(group, {})
-            times[role] = (benchmark.stats["median"], benchmark.stats["min"])
+            row = request.config.stash[_ROWS].setdefault(
+                (twin.group, twin.dtype, twin.name),
+                {"name": twin.name, "group": twin.group, "dtype": twin.dtype, "median": {},
+                 "min": {}, **twin.info})
+            row["median"][role] = benchmark.stats["median"]
+            row["min"][role] = benchmark.stats["min"]
+            if twin.group == "run":  # one round: the whole run
+                row.setdefault("total", {})[role] = benchmark.stats["median"]
     return run
-
-
-def _time(seconds: float) -> str:
-    return f"{seconds * 1e6:.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:.3f} ms"
-
-
-def _ratio(a: tuple[float, float] | None, b: tuple[float, float] | None, i: int) -> str:
-    return f"{a[i] / b[i]:.2f}" if a and b else "-"
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Per group: zeronet and torch medians, and zeronet/torch of the medians and minima.
-
-    Then one line per extra entry (the floor, input_grad=True): zeronet / it, torch / it.
-    """
-    groups = config.stash.get(_TIMES, {})
-    if not groups:
+    """The table of ``zeronet bench``, from this run's medians, and the targets of issue 4."""
+    rows = [r for r in config.stash.get(_ROWS, {}).values()
+            if {"zeronet", "torch"} <= r["median"].keys()]
+    if not rows:
         return
-    write = terminalreporter.write_line
-    terminalreporter.section(f"zeronet / torch, one run, {THREADS} thread(s), "
-                             f"time.{TIMER.__name__}")
-    width = max(map(len, groups)) + 2
-    write(f"{'group':<{width}}{'zeronet':>12}{'torch':>12}{'ratio (median)':>16}"
-          f"{'ratio (min)':>13}")
-    extras = []
-    for group in sorted(groups):
-        times = groups[group]
-        zeronet, torch_ = times.get("zeronet"), times.get("torch")
-        write(f"{group:<{width}}{_time(zeronet[0]) if zeronet else '-':>12}"
-              f"{_time(torch_[0]) if torch_ else '-':>12}"
-              f"{_ratio(zeronet, torch_, 0):>16}{_ratio(zeronet, torch_, 1):>13}")
-        extras += [(group, role, t, zeronet, torch_) for role, t in times.items()
-                   if role not in ("zeronet", "torch")]
-    for group, role, t, zeronet, torch_ in extras:
-        write(f"{group}: {role} {_time(t[0])}; zeronet / it = {_ratio(zeronet, t, 0)} "
-              f"(min {_ratio(zeronet, t, 1)}), torch / it = {_ratio(torch_, t, 0)} "
-              f"(min {_ratio(torch_, t, 1)})")
+    terminalreporter.section(f"zeronet and PyTorch, one run, {THREADS} thread(s), "
+                             f"time.{TIMER.__name__}, medians")
+    for line in bench_text(rows).splitlines():
+        terminalreporter.write_line(line)

@@ -61,7 +61,7 @@ def measure(twin: Twin, rounds: int, *, timer: Callable[[], float],
 
     ``total``: also report the sum over rounds (the full sine run).
     """
-    twin.check()
+    twin.verify()
     roles = twin.roles()
     for fn in roles.values():
         fn()
@@ -176,12 +176,11 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} us"
 
 
-def table(results: dict[str, Any]) -> list[list[str]]:
+def table(rows: list[dict[str, Any]]) -> list[list[str]]:
     """Header and rows: operation, dtype, zeronet, PyTorch, torch / zeronet, zeronet / floor."""
     out = [["operation", "dtype", "zeronet", "PyTorch", "PyTorch / zeronet", "zeronet / floor"]]
-    for r in results["rows"]:
-        key = "total" if "total" in r else "median"
-        times = r[key]
+    for r in rows:
+        times = r["total"] if "total" in r else r["median"]
         floor = ""
         if "floor" in times:
             floor = f"{times['zeronet'] / times['floor']:.2f}"
@@ -194,8 +193,8 @@ def table(results: dict[str, Any]) -> list[list[str]]:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The table, the floors' times and the targets, in Markdown."""
-    rows = table(results)
+    """The table and the targets, in Markdown."""
+    rows = table(results["rows"])
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
@@ -204,19 +203,24 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def text(results: dict[str, Any]) -> str:
-    """The same table as plain aligned text, for the terminal."""
-    rows = table(results)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+def table_text(rows: list[dict[str, Any]]) -> str:
+    """The table as aligned plain text, then each target with its measured ratio."""
+    cells = table(rows)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                        for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-             for r in rows]
+             for r in cells]
     lines.insert(1, "-" * len(lines[0]))
     lines.append("")
-    lines += [f"{'met ' if t['met'] else 'MISSED'}  {t['target']}: {t['measured']:.2f}"
-              for t in results["targets"]]
-    m = results["machine"]
-    lines.append(f"\n{m['cpu_model']}, {results['threads']} thread(s) per framework, "
-                 f"{results['timer']}; numpy {m['versions']['numpy']}, "
-                 f"torch {m['versions']['torch']}")
+    lines += [f"{'met   ' if t['met'] else 'MISSED'}  {t['target']}: {t['measured']:.2f}"
+              for t in targets(rows)]
     return "\n".join(lines) + "\n"
+
+
+def text(results: dict[str, Any]) -> str:
+    """What ``zeronet bench`` prints: the table, the targets and the machine."""
+    m = results["machine"]
+    return (table_text(results["rows"])
+            + f"\n{m['cpu_model']}, {results['threads']} thread(s) per framework, "
+              f"{results['timer']}; numpy {m['versions']['numpy']}, "
+              f"torch {m['versions']['torch']}\n")
