@@ -3,7 +3,8 @@
 MNIST: small IDX files crafted here stand in for the real ones (the checksum
 table and split sizes are patched to match), so these tests need neither the
 real data nor the network; a local HTTP server on 127.0.0.1 plays the mirror
-and can close the connection mid-file.
+and can close the connection mid-file. Sine: the generated CSV files, damaged
+one line at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments.sine import CSV_NAMES, generate_sine_csvs, load_sine_csvs
 from zeronet.data import mnist
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
 
@@ -372,3 +374,90 @@ def test_keyboard_interrupt_mid_download_leaves_no_temp_file(
     assert names[0].endswith(".part")  # the temp file existed mid-download ...
     assert list(cache_dir.iterdir()) == []  # ... and is gone
     fake.check(load_mnist())
+
+
+# --- sine CSV files -----------------------------------------------------------------------
+
+@pytest.fixture
+def csv_dir(tmp_path: Path) -> Path:
+    generate_sine_csvs(tmp_path)
+    return tmp_path
+
+
+def _edit_lines(path: Path, edit: Callable[[list[str]], list[str]]) -> None:
+    path.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
+
+
+def test_sine_csvs_read_as_np_loadtxt_reads_them(csv_dir: Path) -> None:
+    data = load_sine_csvs(csv_dir)
+    for name, array in zip(CSV_NAMES, (data.x_train, data.y_train, data.x_test, data.y_test),
+                           strict=True):
+        expected = np.loadtxt(csv_dir / name, delimiter=",", dtype=np.float64).reshape(-1, 1)
+        assert array.dtype == expected.dtype
+        assert array.shape == expected.shape
+        assert array.tobytes() == expected.tobytes()
+
+
+def test_sine_csv_skips_empty_and_comment_lines_as_np_loadtxt_does(csv_dir: Path) -> None:
+    _edit_lines(csv_dir / "x_test.csv",
+                lambda lines: ["# x\n", "\n", *lines[:3], "\n", "1.5 # note\r\n", *lines[4:]])
+    x_test = load_sine_csvs(csv_dir).x_test
+    expected = np.loadtxt(csv_dir / "x_test.csv", delimiter=",").reshape(-1, 1)
+    assert x_test.tobytes() == expected.tobytes()
+    assert x_test[3, 0] == 1.5
+
+
+def _set_line(number: int, text: str) -> Callable[[list[str]], list[str]]:
+    return lambda lines: [*lines[: number - 1], text, *lines[number:]]
+
+
+CSV_FAULTS = {
+    "two-columns": ("y_train.csv", _set_line(5, "1.0,2.0\n"),
+                    "y_train.csv, line 5: expected 1 column, found 2 in '1.0,2.0'"),
+    "trailing-comma": ("x_test.csv", _set_line(100, "3.5,\n"),
+                       "x_test.csv, line 100: expected 1 column, found 2 in '3.5,'"),
+    "not-a-number": ("x_train.csv", _set_line(7, "abc\n"),
+                     "x_train.csv, line 7: expected a number, found 'abc'"),
+    "whitespace-line": ("x_train.csv", _set_line(9, "  \n"),
+                        "x_train.csv, line 9: expected a number, found '  '"),
+    "empty-cell": ("y_test.csv", _set_line(2, ",\n"),
+                   "y_test.csv, line 2: expected 1 column, found 2 in ','"),
+    "underscore": ("y_test.csv", _set_line(3, "1_000\n"),
+                   "y_test.csv, line 3: expected a number, found '1_000'"),
+    "line-after-comment": ("x_train.csv", lambda lines: ["# header\n", *_set_line(4, "x\n")(lines)],
+                           "x_train.csv, line 5: expected a number, found 'x'"),
+    "empty-file": ("x_test.csv", lambda lines: [],
+                   "x_test.csv, line 1: expected one number per line, found an empty file"),
+    "only-comments": ("y_train.csv", lambda lines: ["# nothing\n", "\n"],
+                      "y_train.csv, line 1: expected one number per line, found no data rows"),
+    "fewer-rows": ("y_train.csv", lambda lines: lines[:-1],
+                   r"x_train.csv, line 1000: row 1000 has no partner in \S*y_train.csv, which "
+                   r"has 999 rows \(x_train.csv: 1000 rows, y_train.csv: 999\)"),
+    "more-rows": ("x_test.csv", lambda lines: [*lines, "0.5\n"],
+                  r"x_test.csv, line 101: row 101 has no partner in \S*y_test.csv, which "
+                  r"has 100 rows \(x_test.csv: 101 rows, y_test.csv: 100\)"),
+}
+
+
+@pytest.mark.parametrize(("name", "edit", "message"), CSV_FAULTS.values(), ids=CSV_FAULTS)
+def test_sine_csv_fault_names_file_and_line(
+    csv_dir: Path, name: str, edit: Callable[[list[str]], list[str]], message: str
+) -> None:
+    _edit_lines(csv_dir / name, edit)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(csv_dir))}/{message}"):
+        load_sine_csvs(csv_dir)
+
+
+def test_sine_csv_bytes_that_are_not_utf8_name_the_line(csv_dir: Path) -> None:
+    path = csv_dir / "y_test.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:8], b"\xff1.0\n", *lines[9:]]))
+    with pytest.raises(ValueError, match=r"y_test.csv, line 9: expected UTF-8 text, found byte "
+                                         "0xff"):
+        load_sine_csvs(csv_dir)
+
+
+def test_sine_csv_missing_file_is_named(csv_dir: Path) -> None:
+    (csv_dir / "y_test.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(csv_dir / "y_test.csv"))):
+        load_sine_csvs(csv_dir)
