@@ -265,14 +265,16 @@ def test_missing_file_in_user_folder_is_named(fake: FakeMnist, tmp_path: Path) -
         load_mnist(folder, download=False)
 
 
-def test_env_folder_that_is_the_cache_path_stays_the_users(
-    fake: FakeMnist, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("via", ["data_dir", "env"])
+def test_user_folder_that_is_the_cache_path_stays_the_users(
+    fake: FakeMnist, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, via: str
 ) -> None:
     fake.write(cache_dir)
     (cache_dir / TRAIN_IMAGES).write_bytes(b"")
-    monkeypatch.setenv("ZERONET_DATA_DIR", str(cache_dir))
+    if via == "env":
+        monkeypatch.setenv("ZERONET_DATA_DIR", str(cache_dir))
     with pytest.raises(ValueError, match="are yours"):
-        load_mnist()
+        load_mnist(cache_dir if via == "data_dir" else None)
     assert (cache_dir / TRAIN_IMAGES).exists()
 
 

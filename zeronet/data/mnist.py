@@ -247,13 +247,15 @@ def _missing_files(directory: Path) -> list[str]:
 
 
 def _is_zeronet_cache(directory: Path, data_dir: str | os.PathLike[str] | None) -> bool:
-    """Whether ``directory`` is zeronet's own cache, not a folder the user supplied."""
+    """Whether ``directory``, one of the folders searched, is zeronet's own cache.
+
+    Not if the user supplied it: as ``data_dir``, or as ``$ZERONET_DATA_DIR``
+    (even when that names the cache path).
+    """
     if data_dir is not None:
         return False
     env_dir = os.environ.get(DATA_DIR_ENV)
-    if env_dir and Path(env_dir).expanduser().resolve() == directory.resolve():
-        return False
-    return directory.resolve() == _cache_dir().resolve()
+    return not (env_dir and Path(env_dir).expanduser().resolve() == directory.resolve())
 
 
 def _check_present_files(directory: Path, *, in_cache: bool) -> list[str]:
