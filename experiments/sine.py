@@ -4,9 +4,10 @@ Procedure (seed fig. 2-2): a legacy NumPy stream seeded with 42 draws 1000
 training inputs, then 100 test inputs, from U(-2 pi, 2 pi); each target is
 y = 24 sin(3.2 x) + 42 cos(2.3 x), computed with ``math.sin``/``math.cos`` on
 Python floats. The four arrays are written with ``np.savetxt(..., delimiter=",")``
-and read back with ``np.loadtxt`` (seed figs. 2-2, 2-3), so the training data
-is exactly what the CSV files hold. An explicit ``np.random.RandomState(42)``
-yields the stream ``np.random.seed(42)`` would, without touching global state.
+and read back to the values ``np.loadtxt`` gives (seed figs. 2-2, 2-3), so the
+training data is exactly what the CSV files hold; a malformed file is an error
+naming its line. An explicit ``np.random.RandomState(42)`` yields the stream
+``np.random.seed(42)`` would, without touching global state.
 """
 
 from __future__ import annotations
@@ -76,11 +77,74 @@ def generate_sine_csvs(directory: str | Path) -> dict[str, Path]:
 
 
 def load_sine_csvs(directory: str | Path) -> SineData:
-    """Read the four CSV files back as (N, 1) arrays (seed fig. 2-3)."""
+    """Read the four CSV files back as (N, 1) arrays (seed fig. 2-3).
+
+    Each line holds one number; empty lines and ``#`` comments are skipped, and
+    the values are those ``np.loadtxt(path, delimiter=",")`` returns.
+
+    Raises:
+        FileNotFoundError: a file is missing.
+        ValueError: naming the file and the 1-based line number: a line with
+            other than one column, a cell that is not a number, bytes that are
+            not UTF-8, a file without data rows, or an x file and its y file
+            with different numbers of rows.
+    """
     directory = Path(directory)
-    arrays = [np.loadtxt(directory / name, delimiter=",", dtype=np.float64).reshape(-1, 1)
-              for name in CSV_NAMES]
-    return SineData(*arrays)
+    columns = {name: _read_column(directory / name) for name in CSV_NAMES}
+    for x_name, y_name in zip(CSV_NAMES[0::2], CSV_NAMES[1::2], strict=True):
+        _check_same_rows(directory / x_name, columns[x_name], directory / y_name, columns[y_name])
+    return SineData(*(np.array(columns[name][0], dtype=np.float64).reshape(-1, 1)
+                      for name in CSV_NAMES))
+
+
+def _read_column(path: Path) -> tuple[list[float], list[int]]:
+    """The numbers of a one-column CSV file and the 1-based line number of each."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{path}, line {line}: expected UTF-8 text, found byte "
+                         f"{raw[exc.start]:#04x}") from None
+    values, lines = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        content = line.split("#", 1)[0].rstrip("\r")
+        if not content:  # as np.loadtxt: empty lines skipped, whitespace-only ones are errors
+            continue
+        cells = content.split(",")
+        if len(cells) != 1:
+            raise ValueError(f"{path}, line {number}: expected 1 column, found {len(cells)} "
+                             f"in {line.rstrip()!r}")
+        values.append(_parse_number(path, number, cells[0]))
+        lines.append(number)
+    if not values:
+        what = "an empty file" if not raw else "no data rows, only empty lines or comments"
+        raise ValueError(f"{path}, line 1: expected one number per line, found {what}")
+    return values, lines
+
+
+def _parse_number(path: Path, line: int, cell: str) -> float:
+    """``float(cell)``, refusing what np.loadtxt refuses (float() also accepts ``1_000``)."""
+    try:
+        if "_" not in cell:
+            return float(cell)
+    except ValueError:
+        pass
+    raise ValueError(f"{path}, line {line}: expected a number, found {cell!r}")
+
+
+def _check_same_rows(x_path: Path, x_column: tuple[list[float], list[int]],
+                     y_path: Path, y_column: tuple[list[float], list[int]]) -> None:
+    """An x file and its y file must pair up row for row."""
+    x_rows, y_rows = len(x_column[0]), len(y_column[0])
+    if x_rows == y_rows:
+        return
+    longer, lines, shorter = ((x_path, x_column[1], y_path) if x_rows > y_rows
+                              else (y_path, y_column[1], x_path))
+    rows = min(x_rows, y_rows)
+    raise ValueError(
+        f"{longer}, line {lines[rows]}: row {rows + 1} has no partner in {shorter}, which has "
+        f"{rows} rows ({x_path.name}: {x_rows} rows, {y_path.name}: {y_rows})")
 
 
 def sha256_of(paths: dict[str, Path]) -> dict[str, str]:

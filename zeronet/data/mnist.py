@@ -17,6 +17,7 @@ import os
 import struct
 import tempfile
 import urllib.request
+import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +65,11 @@ _IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
+_USER_FILES_UNTOUCHED = (
+    f"Files in a folder you supplied (data_dir or ${DATA_DIR_ENV}) are yours: zeronet never"
+    " deletes or overwrites them; replace or delete the file yourself."
+)
+
 _DOWNLOAD_TIMEOUT = 30.0  # seconds, per blocking socket operation
 _CHUNK_BYTES = 1 << 16
 
@@ -90,24 +96,26 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Gzip is detected from the magic bytes ``1f 8b``, not from the file name.
 
     Raises:
-        ValueError: naming ``path``, for a bad magic number, a truncated
-            header, or a payload whose length is not the product of the
-            dimensions times the item size (truncated or trailing data).
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: naming ``path``, for an empty file, corrupt or truncated
+            gzip data, a bad magic number (for a ``*.gz`` name: neither gzip
+            nor IDX), a truncated header, or a payload whose length is not the
+            product of the dimensions times the item size (the header's counts
+            disagree with the body: truncated or trailing data).
     """
     path = Path(path)
     data = path.read_bytes()
-    if data[:2] == _GZIP_MAGIC:
+    if not data:
+        raise ValueError(f"{path}: empty file (0 bytes); expected IDX data, gzipped or raw")
+    compressed = data[:2] == _GZIP_MAGIC
+    if compressed:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: corrupt gzip data: {exc}") from exc
+            raise ValueError(f"{path}: corrupt or truncated gzip data: {exc}") from exc
 
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _IDX_DTYPES or data[3] == 0:
-        codes = "|".join(f"{code:02x}" for code in _IDX_DTYPES)
-        raise ValueError(
-            f"{path}: not an IDX file: expected magic number 00 00 <{codes}> <ndim >= 1>, "
-            f"got {data[:4].hex(' ') or 'an empty file'}"
-        )
+        raise ValueError(_bad_magic_message(path, data, compressed=compressed))
     dtype, ndim = _IDX_DTYPES[data[2]], data[3]
     header_bytes = 4 + 4 * ndim
     if len(data) < header_bytes:
@@ -120,12 +128,36 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     expected, given = count * dtype.itemsize, len(data) - header_bytes
     if given != expected:
         problem = "truncated" if given < expected else "has trailing data"
+        record_bytes = math.prod(shape[1:]) * dtype.itemsize
+        records = (
+            f": the header counts {shape[0]} records of {record_bytes} bytes, "
+            f"the body holds {given / record_bytes:g}"
+            if record_bytes
+            else ""
+        )
         raise ValueError(
             f"{path}: IDX payload {problem}: expected {expected} bytes "
-            f"(shape {shape}, {dtype.itemsize}-byte items), got {given}"
+            f"(shape {shape}, {dtype.itemsize}-byte items), got {given}{records}"
         )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=header_bytes)
     return array.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _bad_magic_message(path: Path, data: bytes, *, compressed: bool) -> str:
+    codes = "|".join(f"{code:02x}" for code in _IDX_DTYPES)
+    idx_magic = f"magic number 00 00 <{codes}> <ndim >= 1>"
+    found = data[:4].hex(" ") or "no bytes"
+    if compressed:
+        return (
+            f"{path}: not an IDX file (after gzip decompression): "
+            f"expected {idx_magic}, got {found}"
+        )
+    if path.suffix == ".gz":
+        return (
+            f"{path}: neither gzip data nor an IDX file: expected the gzip magic number 1f 8b "
+            f"or the IDX {idx_magic}, got {found}"
+        )
+    return f"{path}: not an IDX file: expected {idx_magic}, got {found}"
 
 
 def load_mnist(
@@ -148,24 +180,51 @@ def load_mnist(
 
     Every file's SHA-256 is checked; downloads are checked before they are
     moved into place, so an interrupted or corrupt download never leaves a
-    file under its final name.
+    file under its final name (nor its temporary ``.part`` file).
+
+    Bad files -- a SHA-256 mismatch (truncated, empty, not gzip, another
+    file), or a file that cannot be read as the expected IDX array -- are
+    treated by who owns the folder:
+
+    * in the per-user cache, which zeronet owns, a bad file is deleted; it is
+      downloaded again if ``download`` is true (with a warning saying why),
+      otherwise the error says it was deleted. A file that matches its
+      SHA-256 yet cannot be read is deleted and reported as an error.
+    * in a folder the user supplied (``data_dir`` or ``$ZERONET_DATA_DIR``),
+      files are never deleted or overwritten: the error names the file, says
+      what is wrong with it and leaves it to the user to replace.
 
     Raises:
         MnistNotFoundError: (a ``FileNotFoundError``) files missing and
             ``download=False``, or no mirror could deliver them; the message
-            lists the folders searched and each mirror's failure.
-        ValueError: a local file is not the canonical one (SHA-256 mismatch;
-            it is never overwritten) or has unexpected shapes.
+            lists the folders searched, any bad files deleted from the cache,
+            and each mirror's failure.
+        ValueError: a file in a user-supplied folder is not the canonical one
+            (SHA-256 mismatch), or a file cannot be read as the expected
+            array (bad IDX data, unexpected shape, images and labels counts
+            that disagree); the message names the file.
     """
     search_dirs = _search_dirs(data_dir)
     directory = next((d for d in search_dirs if _missing_files(d) == []), None)
     if directory is None:
         directory = Path(data_dir).expanduser() if data_dir is not None else _cache_dir()
-        _obtain_missing(directory, search_dirs, download=download)
-    for name, sha256 in MNIST_SHA256.items():
-        _verify_sha256(directory / name, sha256)
-    x_train, y_train = _read_split(directory, *_SPLITS["train"])
-    x_test, y_test = _read_split(directory, *_SPLITS["test"])
+    in_cache = _is_zeronet_cache(directory, data_dir)
+    deleted = _check_present_files(directory, in_cache=in_cache)
+    if _missing_files(directory):
+        _obtain_missing(directory, search_dirs, download=download, deleted=deleted)
+    try:
+        x_train, y_train = _read_split(directory, *_SPLITS["train"])
+        x_test, y_test = _read_split(directory, *_SPLITS["test"])
+    except _UnreadableFileError as exc:
+        if not in_cache:
+            raise ValueError(f"{exc}. {_USER_FILES_UNTOUCHED}") from exc
+        for path in exc.paths:
+            path.unlink(missing_ok=True)
+        names = ", ".join(path.name for path in exc.paths)
+        raise ValueError(
+            f"{exc}. Deleted {names} from the zeronet cache {directory} (the SHA-256 table"
+            " accepted the bytes, so that table and the file format disagree)."
+        ) from exc
     return x_train, y_train, x_test, y_test
 
 
@@ -187,16 +246,49 @@ def _missing_files(directory: Path) -> list[str]:
     return [name for name in MNIST_SHA256 if not (directory / name).is_file()]
 
 
-def _obtain_missing(directory: Path, search_dirs: list[Path], *, download: bool) -> None:
-    """Download the files missing from ``directory``, or raise one clear error."""
-    missing = _missing_files(directory)
+def _is_zeronet_cache(directory: Path, data_dir: str | os.PathLike[str] | None) -> bool:
+    """Whether ``directory``, one of the folders searched, is zeronet's own cache.
+
+    Not if the user supplied it: as ``data_dir``, or as ``$ZERONET_DATA_DIR``
+    (even when that names the cache path).
+    """
+    if data_dir is not None:
+        return False
+    env_dir = os.environ.get(DATA_DIR_ENV)
+    return not (env_dir and Path(env_dir).expanduser().resolve() == directory.resolve())
+
+
+def _check_present_files(directory: Path, *, in_cache: bool) -> list[str]:
+    """Check the SHA-256 of each file present; return what was deleted from the cache, and why.
+
+    A bad file in the cache is deleted; one in a user-supplied folder raises ValueError.
+    """
+    deleted = []
     for name, sha256 in MNIST_SHA256.items():
-        if name not in missing:
-            _verify_sha256(directory / name, sha256)  # fail before downloading
+        path = directory / name
+        if not path.is_file() or (problem := _checksum_problem(path, sha256)) is None:
+            continue
+        if not in_cache:
+            raise ValueError(f"{problem} {_USER_FILES_UNTOUCHED}")
+        path.unlink()
+        deleted.append(f"{problem} Deleted it from the zeronet cache.")
+    return deleted
+
+
+def _obtain_missing(
+    directory: Path, search_dirs: list[Path], *, download: bool, deleted: list[str]
+) -> None:
+    """Download the files missing from ``directory``, or raise one clear error.
+
+    ``deleted`` describes bad files just removed from the cache; they are
+    part of the error, or of a warning before they are downloaded again.
+    """
+    missing = _missing_files(directory)
     if not download:
-        raise MnistNotFoundError(
-            _not_found_message(search_dirs, "Not downloading (download=False).")
-        )
+        reason = "".join(f"{note}\n" for note in deleted) + "Not downloading (download=False)."
+        raise MnistNotFoundError(_not_found_message(search_dirs, reason))
+    for note in deleted:
+        warnings.warn(f"{note} Downloading it again.", stacklevel=3)
     try:
         for name in missing:
             _download(name, directory)
@@ -261,23 +353,28 @@ def _fetch_verified(url: str, destination: Path, sha256: str, *, timeout: float)
     request = urllib.request.Request(url, headers={"User-Agent": "zeronet"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
+        expected_size = int(length) if length and length.isdigit() else None
         fd, temp_name = tempfile.mkstemp(
             dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
         )
         try:
-            digest = hashlib.sha256()
+            digest, received = hashlib.sha256(), 0
             with (
                 os.fdopen(fd, "wb") as out,
-                ProgressBar(
-                    int(length) if length else None, destination.name, unit="B", unit_scale=True
-                ) as bar,
+                ProgressBar(expected_size, destination.name, unit="B", unit_scale=True) as bar,
             ):
                 while chunk := response.read(_CHUNK_BYTES):
                     out.write(chunk)
                     digest.update(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
+            if expected_size is not None and received != expected_size:
+                raise ConnectionError(
+                    f"download interrupted: the connection closed after {received} of "
+                    f"{expected_size} bytes (Content-Length)"
+                )
             if (actual := digest.hexdigest()) != sha256:
                 raise ValueError(_sha256_mismatch(f"downloaded {url}", sha256, actual))
             os.replace(temp_name, destination)
@@ -286,32 +383,66 @@ def _fetch_verified(url: str, destination: Path, sha256: str, *, timeout: float)
             raise
 
 
-def _verify_sha256(path: Path, expected: str) -> None:
+def _checksum_problem(path: Path, expected: str) -> str | None:
+    """None if ``path`` has SHA-256 ``expected``; otherwise what is wrong with it."""
     with path.open("rb") as f:
         actual = hashlib.file_digest(f, "sha256").hexdigest()
-    if actual != expected:
-        raise ValueError(
-            _sha256_mismatch(str(path), expected, actual)
-            + " It is not the canonical MNIST file; replace or delete it"
-            " (zeronet never downloads over an existing file)."
-        )
+    if actual == expected:
+        return None
+    return (
+        f"{_sha256_mismatch(str(path), expected, actual)} It is not the canonical MNIST file"
+        f" ({_diagnose(path)})."
+    )
+
+
+def _diagnose(path: Path) -> str:
+    """A few words on why a file that failed its checksum is wrong."""
+    size = path.stat().st_size
+    try:
+        array = read_idx(path)
+    except ValueError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        return reason if size == 0 else f"{size} bytes; {reason}"
+    return f"{size} bytes; a readable IDX file, but of shape {array.shape} and other contents"
 
 
 def _sha256_mismatch(what: str, expected: str, actual: str) -> str:
     return f"SHA-256 mismatch for {what}: expected {expected}, got {actual}."
 
 
+class _UnreadableFileError(ValueError):
+    """Files that cannot be read as the expected arrays; ``paths`` are the culprits."""
+
+    def __init__(self, message: str, paths: list[Path]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
 def _read_split(
     directory: Path, images_name: str, labels_name: str, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = read_idx(directory / images_name), read_idx(directory / labels_name)
-    for name, array, shape in (
-        (images_name, images, (count, *_IMAGE_SHAPE)),
-        (labels_name, labels, (count,)),
+    images_path, labels_path = directory / images_name, directory / labels_name
+    arrays = []
+    for path in (images_path, labels_path):
+        try:
+            arrays.append(read_idx(path))
+        except ValueError as exc:
+            raise _UnreadableFileError(str(exc), [path]) from exc
+    images, labels = arrays
+    if len(images) != len(labels):
+        raise _UnreadableFileError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds "
+            f"{len(labels)} labels; expected one label per image, {count} of each",
+            [images_path, labels_path],
+        )
+    for path, array, shape in (
+        (images_path, images, (count, *_IMAGE_SHAPE)),
+        (labels_path, labels, (count,)),
     ):
         if array.dtype != np.uint8 or array.shape != shape:
-            raise ValueError(
-                f"{directory / name}: expected uint8 array of shape {shape}, "
-                f"got {array.dtype} of shape {array.shape}"
+            raise _UnreadableFileError(
+                f"{path}: expected uint8 array of shape {shape}, "
+                f"got {array.dtype} of shape {array.shape}",
+                [path],
             )
     return images, labels
