@@ -46,7 +46,7 @@ def test_sine_epoch(bench, dtype: str, role: str) -> None:
     bench(twin(cases.sine_epoch_twin, dtype), role)
 
 
-@pytest.mark.parametrize("role", ["zeronet", "torch", "floor", "floor (all products)"])
+@pytest.mark.parametrize("role", ["zeronet", "torch", "floor", "floor (784-wide products)"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_mnist_epoch(bench, dtype: str, role: str) -> None:
     bench(twin(cases.mnist_epoch_twin, dtype), role)

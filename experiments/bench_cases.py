@@ -181,11 +181,15 @@ def optimizer_twin(dtype: str, optimizer: str, sizes: tuple[int, ...], label: st
                 t_opt.step, check)
 
 
-def op_twins(dtype: str) -> list[Twin]:
-    twins = [t for shape in LINEAR_SHAPES for t in linear_twins(dtype, *shape)]
-    twins += [relu_twin(dtype, (1000, 16)), relu_twin(dtype, (4096, 1024)),
-              loss_twin(dtype, "mse", (100, 1)), loss_twin(dtype, "mse", (4096, 1024)),
-              loss_twin(dtype, "ce", (1000, 10)), loss_twin(dtype, "ce", (4096, 1000))]
+def op_twins(dtype: str, *, large: bool = True) -> list[Twin]:
+    """Every single-operation twin; ``large=False`` leaves out those on 4096-row arrays."""
+    shapes = [s for s in LINEAR_SHAPES if large or s[0] < 4096]
+    twins = [t for shape in shapes for t in linear_twins(dtype, *shape)]
+    twins += [relu_twin(dtype, (1000, 16)), loss_twin(dtype, "mse", (100, 1)),
+              loss_twin(dtype, "ce", (1000, 10))]
+    if large:
+        twins += [relu_twin(dtype, (4096, 1024)), loss_twin(dtype, "mse", (4096, 1024)),
+                  loss_twin(dtype, "ce", (4096, 1000))]
     twins += [optimizer_twin(dtype, opt, sizes, label) for opt in ("sgd", "adam")
               for sizes, label in ((SINE_SIZES, "sine"), (MNIST_SIZES, "MNIST"))]
     return twins
@@ -416,8 +420,8 @@ def mnist_epoch_twin(dtype: str) -> Twin:
         z()
         t()
         net.check(dtype)
-    floors = {"floor": mnist_floor(x, net, every_product=False),
-              "floor (all products)": mnist_floor(x, net, every_product=True)}
+    floors = {"floor": mnist_floor(x, net, every_product=True),
+              "floor (784-wide products)": mnist_floor(x, net, every_product=False)}
     return Twin("MNIST epoch (60 batches of 1000, Adam)", "epoch", dtype, z, t, check, floors,
                 {"data": source})
 

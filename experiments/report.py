@@ -18,6 +18,7 @@ import json
 import math
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,7 @@ import numpy as np
 
 import zeronet as zn
 from experiments import ablation as abl
-from experiments import figures
+from experiments import bench, figures
 from experiments.configs import INIT_DESCRIPTIONS, RUNS, SEED_RESULTS, RunConfig, quick
 from experiments.datasets import mnist_dataset, sine_dataset
 from experiments.loop import Dataset, History, RunResult, max_abs, train
@@ -172,6 +173,15 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
                 tmp / FIGURES / "mnist_misclassified.png"), tmp)
     figs["weight_difference"] = _rel(
         figures.weight_difference(main_results, tmp / FIGURES / "weight_difference.png"), tmp)
+
+    plan = bench.QUICK if quick_mode else bench.Plan()
+    timed = bench.run(plan, threads=threads,
+                      progress=(lambda s: print(f"bench: {s}", file=sys.stderr)) if progress
+                      else None)
+    results["bench"] = {k: v for k, v in timed.items() if k != "machine"}  # machine: above
+    figs["scaling"] = _rel(figures.scaling(
+        timed["scaling"], f"{timed['machine']['cpu_model']}, {threads} thread(s) per framework, "
+        f"{timed['timer']}", tmp / FIGURES / "scaling.png"), tmp)
 
     base = {name: runs[name] for name in runs}
     full = {c.name: c for c in RUNS}
