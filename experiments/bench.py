@@ -118,6 +118,9 @@ def run(plan: Plan = Plan(), *, threads: int = 1,
         say(f"{dtype}: full sine run, {plan.sine_epochs} epochs")
         rows.append(measure(cases.sine_run_twin(dtype, plan.sine_epochs), plan.sine_epochs,
                             timer=timer, calls=1, total=True))
+    say("profile of the zeronet MNIST epoch")
+    profiles = {dtype: epoch_profile(dtype, epochs=1 if plan is QUICK else 3, timer=timer)
+                for dtype in plan.dtypes}
     scaling = []
     for dtype in plan.dtypes:
         say(f"{dtype}: scaling")
@@ -129,7 +132,61 @@ def run(plan: Plan = Plan(), *, threads: int = 1,
                                      "dtypes": list(plan.dtypes)},
             "threads": threads, "thread_info": thread_info, "timer": f"time.{timer.__name__}",
             "machine": describe(threads), "rows": rows, "scaling": scaling,
+            "mnist_epoch_profile": profiles,
             "targets": targets(rows)}
+
+
+def epoch_profile(dtype: str, *, epochs: int = 3,
+                  timer: Callable[[], float] = time.process_time) -> dict[str, float]:
+    """Where a zeronet MNIST epoch spends its time: seconds per step in each stage.
+
+    The seed's MNIST step, its stages timed one by one over ``epochs``
+    epochs (after one warm-up epoch): the batch gather, each layer's forward
+    and backward, the loss and its gradient, zero_grad and the optimizer
+    step. The timer calls add a little to each stage; the profile tells
+    where the time goes, the table how much there is.
+    """
+    x, y, _ = cases.mnist_data(dtype)
+    net = cases.build_net(cases.MNIST_SIZES, dtype, "adam", 1e-3)
+    layers = net.model.layers
+    stages: dict[str, float] = {}
+    steps = 0
+    for epoch in range(epochs + 1):
+        batches = iter(cases.epoch_loaders(x, y, cases.MNIST_BATCH))
+        while True:
+            times = [timer()]
+            try:
+                xb, yb = next(batches)
+            except StopIteration:
+                break
+            times.append(timer())
+            net.opt.zero_grad()
+            times.append(timer())
+            h = xb
+            for layer in layers:
+                h = layer.forward(h)
+                times.append(timer())
+            net.loss_fn(h, yb)
+            times.append(timer())
+            g = net.loss_fn.backward()
+            times.append(timer())
+            for i in range(len(layers) - 1, -1, -1):
+                g = layers[i].backward(g, input_grad=i > 0)
+                times.append(timer())
+            net.opt.step()
+            times.append(timer())
+            if epoch == 0:
+                continue
+            steps += 1
+            names = (["gather batch", "zero_grad"]
+                     + [f"forward {i} {type(layer).__name__}" for i, layer in enumerate(layers)]
+                     + ["loss", "loss gradient"]
+                     + [f"backward {i} {type(layers[i]).__name__}"
+                        for i in range(len(layers) - 1, -1, -1)]
+                     + ["optimizer step"])
+            for name, start, end in zip(names, times[:-1], times[1:], strict=True):
+                stages[name] = stages.get(name, 0.0) + end - start
+    return {name: total / steps for name, total in stages.items()}
 
 
 def _row(rows: list[dict[str, Any]], group: str, dtype: str,

@@ -312,6 +312,31 @@ def _section_bench(results: dict[str, Any]) -> str:
                        "work on the 1000 x 16 activations (bias, ReLU and its mask, the NaN/inf "
                        "check, the bias gradients), the cross-entropy on 1000 x 10 logits, Adam "
                        "over 13546 parameters, and Python.")
+    profiles = b.get("mnist_epoch_profile") or {}
+    if profiles:
+        groups = {"gather the batch": ("gather",), "first Linear, forward": ("forward 0 ",),
+                  "first Linear, backward (dL/dW, dL/db)": ("backward 0 ",),
+                  "other Linear layers, forward": ("forward 2 ", "forward 4 ", "forward 6 ",
+                                                   "forward 8 "),
+                  "other Linear layers, backward": ("backward 2 ", "backward 4 ",
+                                                    "backward 6 ", "backward 8 "),
+                  "ReLU, forward and backward": ("forward 1 ", "forward 3 ", "forward 5 ",
+                                                 "forward 7 ", "backward 1 ", "backward 3 ",
+                                                 "backward 5 ", "backward 7 "),
+                  "cross-entropy and its gradient": ("loss",),
+                  "zero_grad and Adam step": ("zero_grad", "optimizer")}
+        dtypes = list(profiles)
+        out += ["", "Where a zeronet MNIST step spends its time (us per step, each stage timed "
+                "alone over whole epochs; `experiments.bench.epoch_profile`). The first three "
+                "lines hold the floor's work (plus the first layer's bias terms); the rest is "
+                "what zeronet adds beyond its 784-wide products:\n",
+                "| stage | " + " | ".join(dtypes) + " |", "|---|" + "---|" * len(dtypes)]
+        for label, prefixes in groups.items():
+            cells = [sum(v for k, v in profiles[d].items() if k.startswith(prefixes)) * 1e6
+                     for d in dtypes]
+            out.append(f"| {label} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
+        out.append("| total | " + " | ".join(f"{sum(profiles[d].values()) * 1e6:.0f}"
+                                            for d in dtypes) + " |")
     out.append("")
     out.append(_img(results, "scaling", "time per Adam step against batch size and width"))
     points = b["scaling"]
