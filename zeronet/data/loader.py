@@ -70,12 +70,13 @@ class DataLoader:
 
         During a pass (also after its last batch was yielded, until the
         consumer asks for the next one) this is the generator's state at the
-        start of the pass and the number of batches yielded; otherwise the
-        current state and 0. The sizes are recorded so that loading checks
+        start of the pass and the number of batches yielded; between passes
+        the current state and 0 (or, right after ``load_state_dict``, the
+        loaded state). The sizes are recorded so that loading checks
         the batches would be the same.
         """
-        if self._pass_start is None:
-            rng, consumed = self._rng.bit_generator.state, 0
+        if self._pass_start is None:  # (after load_state_dict: the batches still to skip)
+            rng, consumed = self._rng.bit_generator.state, self._skip
         else:
             rng, consumed = self._pass_start, self._consumed
         return {"rng": _jsonable(rng), "batches_consumed": consumed, "n": len(self.x),
