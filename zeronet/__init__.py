@@ -2,7 +2,8 @@
 
 from zeronet import data, init, nn, optim
 from zeronet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from zeronet.training import FitResult, NonFiniteError, fit
 
 __version__ = "0.1.0"
-__all__ = ["CheckpointError", "data", "init", "load_checkpoint", "nn", "optim",
-           "save_checkpoint"]
+__all__ = ["CheckpointError", "FitResult", "NonFiniteError", "data", "fit", "init",
+           "load_checkpoint", "nn", "optim", "save_checkpoint"]
