@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import platform
 import sys
@@ -41,13 +42,18 @@ def numpy_blas() -> dict[str, Any]:
 
 
 def threadpools() -> list[dict[str, Any]] | None:
-    """threadpoolctl's view of the loaded BLAS/OpenMP pools (None if it is not installed)."""
+    """threadpoolctl's view of the loaded BLAS/OpenMP pools (None if it is not installed).
+
+    Sorted: threadpoolctl lists them in library load order, which differs from
+    run to run, and results.json must not.
+    """
     try:
         import threadpoolctl
     except ImportError:
         return None
-    return [{k: v for k, v in pool.items() if k != "filepath"}
-            for pool in threadpoolctl.threadpool_info()]
+    pools = [{k: v for k, v in pool.items() if k != "filepath"}
+             for pool in threadpoolctl.threadpool_info()]
+    return sorted(pools, key=lambda pool: json.dumps(pool, sort_keys=True, default=str))
 
 
 def describe(threads: int) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +231,92 @@ def test_cli_restarts_itself_only_when_numpy_threads_cannot_be_set_otherwise(
     assert cli._needs_reexec(2)
     monkeypatch.setenv(cli._REEXEC_GUARD, "1")
     assert not cli._needs_reexec(2)  # never twice
+
+
+# ------------------------------------------------------------------ interrupted and repeated runs
+
+def _cli_env() -> dict[str, str]:
+    """The environment for a ``python -m zeronet.cli`` child importing this checkout."""
+    root = str(Path(cli.__file__).parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+QUICK_REPORT = [sys.executable, "-m", "zeronet.cli", "report", "--quick", "--no-mnist",
+                "--jobs", "1", "--quiet", "--out", "reports"]
+
+
+def test_ctrl_c_during_a_report_leaves_the_previous_one_and_no_temp_dir(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.md").write_text("previous report\n")
+    child = subprocess.Popen(QUICK_REPORT, cwd=tmp_path, env=_cli_env(), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".reports.tmp-*")):  # the run has started writing
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert err.splitlines()[-1] == ("zeronet report: interrupted; the previous report in "
+                                    "reports is unchanged")
+    assert "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]
+    assert [p.name for p in out.iterdir()] == ["report.md"]
+    assert (out / "report.md").read_text() == "previous report\n"
+
+
+def test_keyboard_interrupt_mid_run_leaves_the_previous_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.md").write_text("previous report\n")
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "run_main", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report_module.build_report(out, quick_mode=True, jobs=1, include_mnist=False,
+                                   progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]
+    assert (out / "report.md").read_text() == "previous report\n"
+
+
+def strip_timings(results: dict) -> dict:
+    """``results`` without its wall-clock fields, each removed by name (KeyError if renamed).
+
+    Timings: when and how long the report ran, every run's per-epoch and total
+    training time, the speed table, and the cost_time row of each results table.
+    """
+    results = json.loads(json.dumps(results))
+    del results["generated"]["utc"], results["generated"]["duration_s"]
+    for run in results["runs"].values():
+        for framework in run["frameworks"].values():
+            del framework["epoch_time"], framework["total_time"]
+    del results["tables"]["speed"]
+    for name in results["runs"]:
+        rows = results["tables"][f"results-{name}"]["rows"]
+        (cost,) = [row for row in rows if row["label"] == "cost_time(s)"]
+        del cost["values"][1:]  # zeronet's and PyTorch's; the seed's published time stays
+    return results
+
+
+def test_two_report_runs_write_identical_results_apart_from_timings(tmp_path: Path) -> None:
+    results = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        subprocess.run(QUICK_REPORT, cwd=tmp_path / name, env=_cli_env(), check=True,
+                       capture_output=True, timeout=600)
+        results.append(json.loads((tmp_path / name / "reports" / "results.json").read_text()))
+    first, second = (strip_timings(r) for r in results)
+    assert first["runs"]  # something was compared
+    assert first == second
+    assert results[0]["generated"]["duration_s"] != results[1]["generated"]["duration_s"]
