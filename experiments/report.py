@@ -83,8 +83,8 @@ def atomic_directory(out: Path) -> Iterator[Path]:
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the report is not
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; the report is not
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -44,6 +44,13 @@ def float_array(value: Any, name: str, *, ndim: int | None = None,
     return value
 
 
+class NonFiniteValueError(ValueError):
+    """NaN or inf where finite numbers are required: in an argument, or in a result that overflowed.
+
+    A ValueError, so code that catches bad values catches it too.
+    """
+
+
 def all_finite(value: np.ndarray) -> bool:
     """True if ``value`` holds no NaN or inf.
 
@@ -61,7 +68,7 @@ def finite(value: np.ndarray, name: str) -> None:
     if all_finite(value):
         return
     bad = np.argwhere(~np.isfinite(value))
-    raise ValueError(
+    raise NonFiniteValueError(
         f"{name}: expected finite values, got {len(bad)} NaN/inf entries "
         f"(first at index {tuple(int(i) for i in bad[0])})"
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from zeronet._checks import positive_int
+from zeronet._checks import NonFiniteValueError, positive_int
 from zeronet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from zeronet.data.loader import DataLoader
 from zeronet.nn.module import Module, Parameter, Sequential
@@ -230,13 +230,15 @@ def _forward_fault(model: Module, xb: np.ndarray, yb: np.ndarray) -> _StepFaultE
     layers = list(model) if isinstance(model, Sequential) else [model]
     h = xb
     for i, layer in enumerate(layers):
+        where = f"layer {i} ({type(layer).__name__})" if len(layers) > 1 else "model output"
         try:
             h = layer(h)
+        except NonFiniteValueError as exc:  # a finite input, an output that overflowed
+            return _StepFaultError(where, "activation", math.inf, str(exc))
         except ValueError:
             return None  # a finite input the layer rejects: not a NaN/inf problem
         found = _first_bad(h) if _is_float(h) else None
         if found is not None:
-            where = f"layer {i} ({type(layer).__name__})" if len(layers) > 1 else "model output"
             return _StepFaultError(where, "activation", found[2], _describe("its output", h, found))
     found = _first_bad(yb) if _is_float(yb) else None
     if found is not None:

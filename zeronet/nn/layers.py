@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from zeronet import init
-from zeronet._checks import all_finite, float_array, float_dtype, positive_int
+from zeronet._checks import NonFiniteValueError, all_finite, float_array, float_dtype, positive_int
 from zeronet.nn.module import Module, Parameter, Sequential
 
 
@@ -48,6 +48,7 @@ class Linear(Module):
         array of the weight's dtype with ``in_features`` columns or for NaN/inf
         in it, and ValueError if H overflows. (A NaN or inf in X always
         reaches H, so the check runs on H, 1/in_features of the size of X.)
+        Both non-finite cases raise ``zeronet.NonFiniteValueError``, a ValueError.
         """
         weight = self.weight.data
         if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype == weight.dtype
@@ -69,8 +70,8 @@ class Linear(Module):
         float_array(x, "x")
         for name, p in self.named_parameters():
             float_array(p.data, name)
-        raise ValueError(f"x: expected x @ weight.T + bias to fit in {x.dtype}, got an "
-                         f"overflow (max |x| = {np.abs(x).max():.3g})")
+        raise NonFiniteValueError(f"x: expected x @ weight.T + bias to fit in {x.dtype}, "
+                                  f"got an overflow (max |x| = {np.abs(x).max():.3g})")
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """Given G = dL/dH (N, out): dL/dW = G^T X, dL/db = 1^T G, dL/dX = G W.
