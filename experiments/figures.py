@@ -311,7 +311,8 @@ def scaling(points: Sequence[dict[str, Any]], machine: str, path: Path) -> Path:
             ax.set_yscale("log")
             ax.set(xlabel=label, ylabel="ms per training step (log scale)")
             _plain_log_labels(ax, "y")
-            ax.legend(loc="upper left")
+            if ax.lines:
+                ax.legend(loc="upper left")
         fig.suptitle(f"MNIST net 784-w-w-w-w-10, one Adam step: zeronet and PyTorch\n{machine}",
                      fontsize=10)
         return _save(fig, path)

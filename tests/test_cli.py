@@ -7,7 +7,9 @@ through ``main([...])`` and through a real ``python -m zeronet.cli`` process.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +186,56 @@ def test_bad_argument_in_a_real_process(argv: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "zeronet.cli", *argv], capture_output=True,
                           text=True, env=env, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
+
+
+# ------------------------------------------------------------------ bench
+
+def fake_bench_results(plan: object, *, threads: int, progress) -> dict:
+    """What experiments.bench.run returns, in small: one row, one scaling point, one target."""
+    progress("float64: single operations")
+    times = {"zeronet": 0.001, "torch": 0.003, "floor": 0.0008, "floor (784-wide products)": 0.0005}
+    return {"threads": threads, "timer": "time.process_time",
+            "machine": {"cpu_model": "Test CPU", "versions": {"numpy": "n", "torch": "t"}},
+            "rows": [{"name": "MNIST epoch (60 batches of 1000, Adam)", "group": "epoch",
+                      "dtype": "float64", "median": times}],
+            "scaling": [{"dtype": "float64", "batch": 1, "width": 16, "median": times}],
+            "targets": [{"target": "MNIST epoch, float64: zeronet / floor <= 1.15",
+                         "measured": 1.25, "met": False}]}
+
+
+def test_bench_prints_the_table_and_writes_json_and_plot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from experiments import bench as engine
+
+    monkeypatch.setattr(engine, "run", fake_bench_results)
+    status = cli.main(["bench", "--quick", "--json", str(tmp_path / "bench.json"),
+                       "--plot", str(tmp_path / "scaling.png")])
+    assert status == 0
+    out, err = capsys.readouterr()
+    cells = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
+    assert cells[0] == ["operation", "dtype", "zeronet", "PyTorch", "PyTorch / zeronet",
+                        "zeronet / floor"]
+    assert cells[2] == ["MNIST epoch (60 batches of 1000, Adam)", "float64", "1 ms", "3 ms",
+                        "3.00", "1.25 (784-wide products only: 2.00)"]
+    assert "MISSED  MNIST epoch, float64: zeronet / floor <= 1.15: 1.25" in out
+    assert err == "zeronet bench: float64: single operations\n"
+    assert json.loads((tmp_path / "bench.json").read_text())["rows"][0]["median"]["floor"] == 0.0008
+    assert (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "scaling.png"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "--threads", "0"], "zeronet bench: error: --threads: expected a positive "
+                                  "integer, got '0'"),
+    (["bench", "--json", "/no/such/dir/b.json"], "zeronet bench: error: --json: expected a "
+                                                 "file in an existing directory"),
+])
+def test_bench_bad_arguments_are_one_line(argv: list[str], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(message)

@@ -1,5 +1,6 @@
 """The ``zeronet`` command: ``zeronet report`` runs the experiments and writes ``reports/``;
-``zeronet train`` trains one network with checkpoints.
+``zeronet train`` trains one network with checkpoints; ``zeronet bench`` times zeronet
+against PyTorch.
 
 The library itself needs NumPy only; the report also needs PyTorch and
 matplotlib (``pip install 'zeronet[report]'``), imported only when the
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_report_parser(commands)
     _add_train_parser(commands)
+    _add_bench_parser(commands)
     return parser
 
 
@@ -170,6 +172,23 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
                        help="continue from --checkpoint FILE, bit-identically")
 
 
+def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        "bench", help="time zeronet against PyTorch on the CPU and print the table",
+        description="Time every operation, training step and epoch of the seed's networks in "
+                    "zeronet and PyTorch (same weights, same thread count), and the MNIST "
+                    "epoch's floor; print operation, zeronet, PyTorch, their ratio, the floor "
+                    "ratio and each speed target with its measured ratio.")
+    bench.add_argument("--quick", action="store_true",
+                       help="float64 only, small shapes, few rounds: a smoke test, not a result")
+    bench.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                       help="threads for NumPy's BLAS and for torch (default: %(default)s)")
+    bench.add_argument("--json", type=_file_in_existing_dir, default=None, metavar="FILE",
+                       help="also write every measurement and the machine to FILE")
+    bench.add_argument("--plot", type=_file_in_existing_dir, default=None, metavar="FILE",
+                       help="also draw the scaling study into FILE (PNG)")
+
+
 def missing_requirements() -> list[str]:
     return [name for name in REPORT_REQUIREMENTS if importlib.util.find_spec(name) is None]
 
@@ -186,20 +205,32 @@ def _needs_reexec(threads: int) -> bool:
     return any(os.environ.get(name) != str(threads) for name in THREAD_ENV_VARS)
 
 
-def report(args: argparse.Namespace, argv: Sequence[str], *, console: bool = False) -> int:
-    """Run ``zeronet report``; ``console`` is True when invoked as the console script."""
-    reexec = console and _needs_reexec(args.threads)
-    # Thread counts for BLAS/OpenMP libraries not loaded yet (torch's MKL and OpenMP);
-    # NumPy's OpenBLAS is already loaded and is pinned by threadpoolctl in build_report.
+def _pin_threads(threads: int, argv: Sequence[str], *, console: bool) -> None:
+    """Export the thread count for every BLAS/OpenMP library; restart if NumPy's can't be set.
+
+    torch's MKL and OpenMP are not loaded yet and read the variables; NumPy's
+    OpenBLAS is, and is pinned by threadpoolctl later (configure_threads).
+    """
+    reexec = console and _needs_reexec(threads)
     for name in THREAD_ENV_VARS:
-        os.environ[name] = str(args.threads)
+        os.environ[name] = str(threads)
     if reexec:  # the console script, without threadpoolctl: restart with the variables set
         os.environ[_REEXEC_GUARD] = "1"
         os.execv(sys.executable, [sys.executable, "-m", "zeronet.cli", *argv])
+
+
+def _report_requirements_missing(command: str) -> bool:
     missing = missing_requirements()
     if missing:
-        print(f"zeronet report: missing {', '.join(missing)}; the report needs PyTorch and "
+        print(f"zeronet {command}: missing {', '.join(missing)}; it needs PyTorch and "
               "matplotlib: pip install 'zeronet[report]'", file=sys.stderr)
+    return bool(missing)
+
+
+def report(args: argparse.Namespace, argv: Sequence[str], *, console: bool = False) -> int:
+    """Run ``zeronet report``; ``console`` is True when invoked as the console script."""
+    _pin_threads(args.threads, argv, console=console)
+    if _report_requirements_missing("report"):
         return 2
     from experiments.report import build_report
     from zeronet.data.mnist import MnistNotFoundError
@@ -218,6 +249,41 @@ def report(args: argparse.Namespace, argv: Sequence[str], *, console: bool = Fal
         return 1
     print(f"zeronet report: wrote {out / 'report.md'}", file=sys.stderr)
     return 0
+
+
+def bench(args: argparse.Namespace, argv: Sequence[str], *, console: bool = False) -> int:
+    """Run ``zeronet bench``: the table on stdout, progress on stderr; optional JSON and plot."""
+    _pin_threads(args.threads, argv, console=console)
+    if _report_requirements_missing("bench"):
+        return 2
+    import json
+
+    from experiments import bench as engine
+    from experiments import figures
+
+    results = engine.run(engine.QUICK if args.quick else engine.Plan(), threads=args.threads,
+                         progress=lambda step: print(f"zeronet bench: {step}", file=sys.stderr))
+    print(engine.text(results), end="", flush=True)
+    if args.json is not None:
+        _write_atomically(args.json, json.dumps(results, indent=1, default=str) + "\n")
+    if args.plot is not None:
+        figures.scaling(results["scaling"], f"{results['machine']['cpu_model']}, "
+                        f"{args.threads} thread(s) per framework", args.plot)
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def train(args: argparse.Namespace) -> int:
@@ -312,10 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report(args, argv, console=console)
         if args.command == "train":
             return train(args)
+        if args.command == "bench":
+            return bench(args, argv, console=console)
     except UsageError as exc:
         usage_exit(f"zeronet {args.command}", str(exc))
     except KeyboardInterrupt:
         kept = (f"the previous report in {args.out} is unchanged" if args.command == "report"
+                else "nothing was written" if args.command == "bench"
                 else "the last checkpoint on disk is complete" if args.checkpoint
                 else "nothing was saved")
         print(f"zeronet {args.command}: interrupted; {kept}", file=sys.stderr)
