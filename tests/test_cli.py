@@ -153,7 +153,7 @@ BAD_ARGUMENTS = [
                                  "got '-2'"),
     (["train", "--bogus"], "zeronet: error: unrecognized arguments: --bogus"),
     (["frobnicate"], "zeronet: error: COMMAND: invalid choice: 'frobnicate' (choose from "
-                     "'report', 'train')"),
+                     "'report', 'train', 'bench')"),
     ([], "zeronet: error: the following arguments are required: COMMAND"),
 ]
 
