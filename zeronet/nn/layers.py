@@ -23,6 +23,10 @@ class Linear(Module):
     i.e. W ~ U(-1/sqrt(in), 1/sqrt(in)), and b ~ U(-1/sqrt(in), 1/sqrt(in)).
     The seed's ReLU initialisation (fig. 2-10, with the fan fixed) is
     ``zeronet.init.kaiming_uniform_(layer.weight, nonlinearity="relu", rng=rng)``.
+
+    Raises:
+        ValueError: naming ``in_features`` or ``out_features``, if not a positive integer.
+        TypeError: naming ``dtype`` (not float32 or float64) or ``rng`` (not a Generator).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
@@ -41,7 +45,12 @@ class Linear(Module):
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """H = X W^T + b (eq. 1-3, in torch's weight layout)."""
+        """H = X W^T + b (eq. 1-3, in torch's weight layout).
+
+        Raises:
+            TypeError: naming ``x``, if not an ndarray of the layer's dtype.
+            ValueError: naming ``x``, if not of shape (N, in_features) or not finite.
+        """
         float_array(x, "x", ndim=2, dtype=self.weight.dtype)
         if x.shape[1] != self.in_features:
             raise ValueError(f"x: expected shape (N, {self.in_features}), got {x.shape}")
@@ -57,6 +66,10 @@ class Linear(Module):
         These are eqs. 1-10 and 1-17 in matrix form. G already carries the
         loss's 1/N, so nothing is divided by N here (the seed's fig. 1-4
         divides a second time).
+
+        Raises:
+            RuntimeError: if called before ``forward``.
+            ValueError: naming ``grad_out``, if not of shape (N, out_features).
         """
         x = self._x
         if x is None:
@@ -99,12 +112,23 @@ class ReLU(Module):
         self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """max(0, x), for x an ndarray of any shape.
+
+        Raises:
+            TypeError: naming ``x``, if not an ndarray.
+        """
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x: expected a numpy.ndarray, got {type(x).__name__}")
         self._mask = x > 0
         return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """grad_out where the input was > 0, else 0.
+
+        Raises:
+            RuntimeError: if called before ``forward``.
+            ValueError: naming ``grad_out``, if not of the input's shape.
+        """
         if self._mask is None:
             raise RuntimeError("ReLU.backward called before forward")
         if grad_out.shape != self._mask.shape:
@@ -123,6 +147,11 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
     order from the one ``rng``, so the draws are those of writing the layers
     out by hand; pass a Linear subclass, or a factory that re-initialises the
     layer it builds, to change a layer's formulas or initialisation.
+
+    Raises:
+        ValueError: naming ``sizes`` (fewer than 2 widths) or ``sizes[i]`` (not a
+            positive integer).
+        TypeError: naming ``dtype`` (not float32 or float64) or ``rng`` (not a Generator).
     """
     sizes = [positive_int(size, f"sizes[{i}]") for i, size in enumerate(sizes)]
     if len(sizes) < 2:
