@@ -69,11 +69,15 @@ class Linear(Module):
 
         Raises:
             RuntimeError: if called before ``forward``.
+            TypeError: naming ``grad_out``, if not an ndarray of the layer's dtype.
             ValueError: naming ``grad_out``, if not of shape (N, out_features).
         """
         x = self._x
         if x is None:
             raise RuntimeError("Linear.backward called before forward")
+        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != self.weight.dtype:
+            raise TypeError(f"grad_out: expected an ndarray of dtype {self.weight.dtype}, "
+                            f"got {type(grad_out).__name__} {getattr(grad_out, 'dtype', '')}")
         if grad_out.shape != (x.shape[0], self.out_features):
             raise ValueError(f"grad_out: expected shape {(x.shape[0], self.out_features)}, "
                              f"got {grad_out.shape}")
