@@ -119,11 +119,14 @@ class ReLU(Module):
         """max(0, x), for x an ndarray of any shape.
 
         Raises:
-            TypeError: naming ``x``, if not an ndarray.
+            TypeError: naming ``x``, if not an ndarray of integers or floats (torch.relu
+                refuses bool and complex too).
         """
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x: expected a numpy.ndarray, got {type(x).__name__}")
-        self._mask = x > 0
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"x: expected an integer or float dtype, got {x.dtype}")
+        self._mask, self._dtype = x > 0, x.dtype
         return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
@@ -131,10 +134,14 @@ class ReLU(Module):
 
         Raises:
             RuntimeError: if called before ``forward``.
+            TypeError: naming ``grad_out``, if not an ndarray of the input's dtype.
             ValueError: naming ``grad_out``, if not of the input's shape.
         """
         if self._mask is None:
             raise RuntimeError("ReLU.backward called before forward")
+        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != self._dtype:
+            raise TypeError(f"grad_out: expected an ndarray of dtype {self._dtype}, "
+                            f"got {type(grad_out).__name__} {getattr(grad_out, 'dtype', '')}")
         if grad_out.shape != self._mask.shape:
             raise ValueError(f"grad_out: expected shape {self._mask.shape}, got {grad_out.shape}")
         return grad_out * self._mask if input_grad else None
