@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -162,8 +162,11 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
     Raises:
         ValueError: naming ``sizes`` (fewer than 2 widths) or ``sizes[i]`` (not a
             positive integer).
-        TypeError: naming ``dtype`` (not float32 or float64) or ``rng`` (not a Generator).
+        TypeError: naming ``sizes`` (not a sequence), ``dtype`` (not float32 or float64)
+            or ``rng`` (not a Generator).
     """
+    if not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes: expected a sequence of widths, got {type(sizes).__name__}")
     sizes = [positive_int(size, f"sizes[{i}]") for i, size in enumerate(sizes)]
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least 2 widths (input and output), got {sizes}")
