@@ -94,6 +94,12 @@ class Module:
         anything ``np.asarray`` accepts (CPU torch tensors included). Every
         value is checked before any parameter is written, so a bad state
         dict leaves the model untouched.
+
+        Raises:
+            TypeError: naming ``state_dict`` (not a mapping) or ``state_dict[key]`` (not
+                of a float dtype).
+            ValueError: naming ``state_dict`` (keys differ) or ``state_dict[key]`` (shape
+                differs, or NaN/inf).
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of name -> array, "
@@ -128,6 +134,9 @@ class Sequential(Module):
     """Layers applied in order; ``backward`` runs them in reverse (seed fig. 1-12).
 
     Parameter names are ``"<index>.<name>"``, as in ``torch.nn.Sequential``.
+
+    Raises:
+        TypeError: naming ``layers[i]``, if it is not a zeronet Module.
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -138,6 +147,11 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Each layer applied to the previous one's output.
+
+        Raises:
+            TypeError, ValueError: what a layer raises for its input, naming ``x``.
+        """
         for layer in self.layers:
             x = layer(x)
         return x
