@@ -29,7 +29,12 @@ def _model_dtype(model: zn.nn.Module) -> np.dtype:
 
 
 def mirror(model: zn.nn.Sequential) -> torch.nn.Sequential:
-    """A ``torch.nn.Sequential`` with the same layers, weights and dtype as ``model``."""
+    """A ``torch.nn.Sequential`` with the same layers, weights and dtype as ``model``.
+
+    Raises:
+        TypeError: naming ``model`` (or ``model[i]``), if it is not a Sequential of Linear
+            and ReLU layers whose parameters share one dtype.
+    """
     if not isinstance(model, zn.nn.Sequential):
         raise TypeError(f"model: expected a zeronet.nn.Sequential, got {type(model).__name__}")
     layers = []
@@ -47,7 +52,13 @@ def mirror(model: zn.nn.Sequential) -> torch.nn.Sequential:
 
 
 def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
-    """The zeronet model equal to ``torch_model`` (Linear/ReLU layers only)."""
+    """The zeronet model equal to ``torch_model`` (Linear/ReLU layers only).
+
+    Raises:
+        TypeError: naming ``torch_model`` (or ``torch_model[i]``), if it is not a
+            Sequential of Linear and ReLU layers with float32 or float64 parameters of
+            one dtype.
+    """
     if not isinstance(torch_model, torch.nn.Sequential):
         raise TypeError(f"torch_model: expected a torch.nn.Sequential, "
                         f"got {type(torch_model).__name__}")
@@ -74,7 +85,11 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
 
 
 def mirror_loss(loss_fn: zn.nn.MSELoss | zn.nn.CrossEntropyLoss) -> torch.nn.Module:
-    """The torch loss configured like ``loss_fn``."""
+    """The torch loss configured like ``loss_fn``.
+
+    Raises:
+        TypeError: naming ``loss_fn``, if it is not a zeronet MSELoss or CrossEntropyLoss.
+    """
     if isinstance(loss_fn, zn.nn.MSELoss):
         return torch.nn.MSELoss(reduction=loss_fn.reduction)
     if isinstance(loss_fn, zn.nn.CrossEntropyLoss):
@@ -88,6 +103,9 @@ def mirror_optimizer(optimizer: zn.optim.Optimizer,
 
     ``foreach=False`` pins torch to the single-tensor code path whose order of
     operations zeronet follows (it is also torch's CPU default).
+
+    Raises:
+        TypeError: naming ``optimizer``, if it is not a zeronet SGD or Adam.
     """
     if isinstance(optimizer, zn.optim.Adam):
         h = optimizer.hyperparameters
