@@ -107,7 +107,7 @@ class Linear(Module):
 class ReLU(Module):
     """max(0, x) element-wise (eq. 1-22); its derivative is 1 where x > 0, else 0.
 
-    The derivative at 0 is taken as 0, as torch does. ``backward`` returns a
+    The derivative at 0 is taken as 0, and at NaN as 1, as torch does. ``backward`` returns a
     new array and never writes into the incoming gradient (the seed's fig.
     1-8 zeroes entries of it in place).
     """
@@ -126,11 +126,11 @@ class ReLU(Module):
             raise TypeError(f"x: expected a numpy.ndarray, got {type(x).__name__}")
         if x.dtype.kind not in "iuf":
             raise TypeError(f"x: expected an integer or float dtype, got {x.dtype}")
-        self._mask, self._dtype = x > 0, x.dtype
+        self._mask, self._dtype = ~(x <= 0), x.dtype  # NaN passes the gradient, as in torch
         return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        """grad_out where the input was > 0, else 0.
+        """grad_out where the input was > 0 (or NaN), else 0.
 
         Raises:
             RuntimeError: if called before ``forward``.
