@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from zeronet._checks import float_array
+from zeronet._checks import FLOAT_DTYPES, float_array
 
 
 class Parameter:
@@ -18,11 +18,17 @@ class Parameter:
 
     ``grad`` is None until the first backward pass writes it, and backward
     passes add into it (``+=``), exactly as ``torch.Tensor.grad`` behaves.
+
+    Raises:
+        TypeError: naming ``data``, if it is not a float32 or float64 ndarray.
     """
 
     __slots__ = ("data", "grad")
 
     def __init__(self, data: np.ndarray) -> None:
+        if not isinstance(data, np.ndarray) or data.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"data: expected a float32 or float64 ndarray, "
+                            f"got {type(data).__name__} {getattr(data, 'dtype', '')}")
         self.data = data
         self.grad: np.ndarray | None = None
 
