@@ -44,7 +44,16 @@ class Parameter:
         """Add ``grad`` into ``self.grad``; the first call takes ``grad`` itself.
 
         Callers pass a freshly computed array they do not reuse.
+
+        Raises:
+            TypeError: naming ``grad``, if not an ndarray of the parameter's dtype.
+            ValueError: naming ``grad``, if not of the parameter's shape (never broadcast).
         """
+        if not isinstance(grad, np.ndarray) or grad.dtype != self.data.dtype:
+            raise TypeError(f"grad: expected an ndarray of dtype {self.data.dtype}, "
+                            f"got {type(grad).__name__} {getattr(grad, 'dtype', '')}")
+        if grad.shape != self.data.shape:
+            raise ValueError(f"grad: expected shape {self.data.shape}, got {grad.shape}")
         if self.grad is None:
             self.grad = grad
         else:
