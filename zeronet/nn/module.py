@@ -112,7 +112,7 @@ class Module:
 
         Raises:
             TypeError: naming ``state_dict`` (not a mapping) or ``state_dict[key]`` (not
-                of a float dtype).
+                an array of a float dtype, e.g. a ragged list or a tensor requiring grad).
             ValueError: naming ``state_dict`` (keys differ) or ``state_dict[key]`` (shape
                 differs, or NaN/inf).
         """
@@ -127,7 +127,11 @@ class Module:
                              f"missing {missing}, unexpected {unexpected}")
         arrays = {}
         for name, p in params.items():
-            value = np.asarray(state_dict[name])
+            try:
+                value = np.asarray(state_dict[name])
+            except (TypeError, ValueError, RuntimeError) as err:  # ragged lists, grad tensors
+                raise TypeError(f"state_dict[{name!r}]: expected an array, got "
+                                f"{type(state_dict[name]).__name__} ({err})") from err
             if value.shape != p.shape:
                 raise ValueError(f"state_dict[{name!r}]: expected shape {p.shape}, "
                                  f"got {value.shape}")
