@@ -138,7 +138,9 @@ class Module:
             if value.dtype.kind != "f":
                 raise TypeError(f"state_dict[{name!r}]: expected a float array, "
                                 f"got dtype {value.dtype}")
-            arrays[name] = float_array(value.astype(p.dtype, copy=False), f"state_dict[{name!r}]")
+            with np.errstate(over="ignore"):  # 1e300 into float32: inf, refused just below
+                cast = value.astype(p.dtype, copy=False)
+            arrays[name] = float_array(cast, f"state_dict[{name!r}]")
         for name, p in params.items():
             np.copyto(p.data, arrays[name])
 
