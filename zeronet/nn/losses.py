@@ -24,6 +24,9 @@ class MSELoss:
 
     dL/dy_hat = 2 (y_hat - y) / (N*D); with ``reduction="sum"`` the divisor
     is dropped. (The seed's eq. 1-25 writes a sum of squares instead.)
+
+    Raises:
+        ValueError: naming ``reduction``, if not "mean" or "sum".
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -31,6 +34,14 @@ class MSELoss:
         self._diff: np.ndarray | None = None
 
     def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
+        """The loss of ``output`` against ``target`` (same shape and float dtype).
+
+        Raises:
+            TypeError: naming ``output`` or ``target``, if not a float32/float64 ndarray
+                (``target`` in the output's dtype).
+            ValueError: naming ``output`` (empty, or NaN/inf) or ``target`` (another
+                shape, or NaN/inf).
+        """
         float_array(output, "output")
         if output.size == 0:
             raise ValueError(f"output: expected at least one element, got shape {output.shape}")
@@ -69,6 +80,9 @@ class CrossEntropyLoss:
 
     which is eq. 1-32 divided by N for one-hot or probability rows (their sum
     is 1). ``reduction="sum"`` drops the 1/N.
+
+    Raises:
+        ValueError: naming ``reduction``, if not "mean" or "sum".
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -76,6 +90,15 @@ class CrossEntropyLoss:
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, logits: np.ndarray, target: np.ndarray) -> float:
+        """The loss of ``logits`` (N, C) against class indices (N,) or probabilities (N, C).
+
+        Raises:
+            TypeError: naming ``logits`` (not a float32/float64 ndarray) or ``target``
+                (not an ndarray, indices not of an integer dtype, probabilities not in
+                the logits' dtype).
+            ValueError: naming ``logits`` (not 2-D, N or C zero, NaN/inf) or ``target``
+                (wrong shape, an index outside [0, C-1], NaN/inf probabilities).
+        """
         float_array(logits, "logits", ndim=2)
         n, c = logits.shape
         if n == 0 or c == 0:
