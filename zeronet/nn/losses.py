@@ -14,7 +14,7 @@ REDUCTIONS = ("mean", "sum")
 
 
 def _reduction(value: str) -> str:
-    if value not in REDUCTIONS:
+    if not isinstance(value, str) or value not in REDUCTIONS:  # an array: ambiguous truth
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {value!r}")
     return value
 
