@@ -57,7 +57,7 @@ class MSELoss:
         if self._diff is None:
             raise RuntimeError("MSELoss.backward called before the loss was computed")
         scale = 2.0 / self._diff.size if self.reduction == "mean" else 2.0
-        return scale * self._diff
+        return np.asarray(scale * self._diff)  # a 0-d output: a 0-d array, not a numpy scalar
 
     def __repr__(self) -> str:
         return f"MSELoss(reduction={self.reduction!r})"
