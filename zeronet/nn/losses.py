@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeronet._checks import finite, float_array
+from zeronet._checks import FLOAT_DTYPES, finite, float_array
 
 REDUCTIONS = ("mean", "sum")
 
@@ -64,9 +64,24 @@ class MSELoss:
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis, computed from z - max(z) so exp never overflows."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """log softmax over the last axis, computed from z - max(z) so exp never overflows.
+
+    As in torch, an entry whose z - max(z) is below the float range is -inf, and NaN or
+    +inf in a row make it NaN.
+
+    Raises:
+        TypeError: naming ``logits``, if not a float32 or float64 ndarray.
+        ValueError: naming ``logits``, if it is 0-d or its last axis is empty.
+    """
+    if not isinstance(logits, np.ndarray) or logits.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"logits: expected a float32 or float64 ndarray, "
+                        f"got {type(logits).__name__} {getattr(logits, 'dtype', '')}")
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits: expected a last axis of at least one class, "
+                         f"got shape {logits.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):  # -inf, or NaN from NaN/inf: as torch
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class CrossEntropyLoss:
