@@ -136,7 +136,9 @@ class CrossEntropyLoss:
             raise ValueError(f"target: expected class indices (N,) or probabilities "
                              f"(N, C), got shape {target.shape}")
         self._cache = (log_prob, probs)
-        total = -float(np.vdot(probs, log_prob))
+        # class indices: gather, as torch does (a dot product makes 0 * -inf = NaN)
+        total = -float(np.vdot(probs, log_prob) if target.ndim == 2
+                       else log_prob[np.arange(n), target].sum())
         return total / n if self.reduction == "mean" else total
 
     @staticmethod
