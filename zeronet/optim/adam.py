@@ -39,6 +39,12 @@ class Adam(Optimizer):
     This is the seed's update of section 2.1.3 (m' = m / (1 - beta1^t),
     v' = v / (1 - beta2^t), p <- p - lr m' / (sqrt(v') + eps)) rearranged as
     torch does; the seed's code (fig. 2-9) drops the ^t.
+
+    Raises:
+        ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite
+            number > 0), ``betas`` (not a pair) or ``betas[i]`` (not in [0, 1)), ``eps``
+            or ``weight_decay`` (not a finite number >= 0).
+        TypeError: naming ``params[i]`` (not a Parameter) or ``amsgrad`` (not a bool).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,

@@ -60,7 +60,14 @@ class Optimizer:
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore what ``state_dict()`` returned; checked whole before anything is set."""
+        """Restore what ``state_dict()`` returned; checked whole before anything is set.
+
+        Raises:
+            ValueError: naming the part of ``state_dict`` at fault (``state_dict``,
+                ``state_dict['param_groups'][0]``, ``state_dict['state'][i][key]``...):
+                keys, indices or shapes that differ; or the hyper-parameter at fault.
+            TypeError: naming the part of ``state_dict`` that is not a mapping.
+        """
         if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict: expected a mapping with keys 'state' and "
                              f"'param_groups', got {state_dict!r:.200}")
