@@ -44,7 +44,8 @@ class Adam(Optimizer):
         ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite
             number > 0), ``betas`` (not a pair) or ``betas[i]`` (not in [0, 1)), ``eps``
             or ``weight_decay`` (not a finite number >= 0).
-        TypeError: naming ``params[i]`` (not a Parameter) or ``amsgrad`` (not a bool).
+        TypeError: naming ``params`` (not an iterable of Parameter), ``params[i]`` (not a
+            Parameter) or ``amsgrad`` (not a bool).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,

@@ -24,6 +24,9 @@ class Optimizer:
     hyperparameters: dict[str, Any]
 
     def __init__(self, params: Iterable[Parameter]) -> None:
+        if not isinstance(params, Iterable):
+            raise TypeError(f"params: expected an iterable of Parameter, "
+                            f"got {type(params).__name__}")
         self.params = list(params)
         if not self.params:
             raise ValueError("params: expected a non-empty iterable of Parameter, got none")

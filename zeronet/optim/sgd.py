@@ -29,7 +29,8 @@ class SGD(Optimizer):
         ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite
             number > 0), ``momentum``, ``dampening`` or ``weight_decay`` (not a finite
             number >= 0) or ``nesterov`` (without momentum, or with dampening).
-        TypeError: naming ``params[i]`` (not a Parameter) or ``nesterov`` (not a bool).
+        TypeError: naming ``params`` (not an iterable of Parameter), ``params[i]`` (not a
+            Parameter) or ``nesterov`` (not a bool).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0,
