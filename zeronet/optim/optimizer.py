@@ -39,7 +39,22 @@ class Optimizer:
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
 
     def step(self) -> None:
-        """Update every parameter that has a gradient; skip those whose grad is None."""
+        """Update every parameter that has a gradient; skip those whose grad is None.
+
+        Raises:
+            TypeError: naming ``params[i].grad``, if not an ndarray of the parameter's dtype.
+            ValueError: naming ``params[i].grad``, if not of the parameter's shape.
+        """
+        for i, param in enumerate(self.params):
+            grad = param.grad
+            if grad is None:
+                continue
+            if not isinstance(grad, np.ndarray) or grad.dtype != param.dtype:
+                raise TypeError(f"params[{i}].grad: expected an ndarray of dtype {param.dtype}, "
+                                f"got {type(grad).__name__} {getattr(grad, 'dtype', '')}")
+            if grad.shape != param.shape:
+                raise ValueError(f"params[{i}].grad: expected shape {param.shape} "
+                                 f"(never broadcast), got {grad.shape}")
         for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
                 self._update(p, p.grad, state)
