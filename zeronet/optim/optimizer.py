@@ -110,7 +110,8 @@ class Optimizer:
                             f"got {type(states).__name__}")
         new_state: list[dict[str, Any]] = [{} for _ in self.params]
         for index, entry in states.items():
-            if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.params):
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                    or not 0 <= index < len(self.params):
                 raise ValueError(f"state_dict['state']: expected indices "
                                  f"0..{len(self.params) - 1}, got {index!r}")
             new_state[index] = self._checked_state(self.params[index], entry, index, hyper)
