@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from zeronet._checks import float_array
 from zeronet.nn.module import Parameter, zero_grads
 
 
@@ -83,8 +84,10 @@ class Optimizer:
         Raises:
             ValueError: naming the part of ``state_dict`` at fault (``state_dict``,
                 ``state_dict['param_groups'][0]``, ``state_dict['state'][i][key]``...):
-                keys, indices or shapes that differ; or the hyper-parameter at fault.
-            TypeError: naming the part of ``state_dict`` that is not a mapping.
+                keys, indices or shapes that differ, a step count that is not an
+                integer >= 0, NaN/inf in a state array; or the hyper-parameter at fault.
+            TypeError: naming the part of ``state_dict`` that is not a mapping, or a
+                state array that is not of a float dtype.
         """
         if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict: expected a mapping with keys 'state' and "
@@ -133,13 +136,21 @@ class Optimizer:
         checked = {}
         for key, is_array in expected.items():
             value = entry[key]
-            if not is_array:
-                checked[key] = copy.deepcopy(value)
+            if not is_array:  # a step count
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                        or value < 0:
+                    raise ValueError(f"{where}[{key!r}]: expected an integer >= 0, "
+                                     f"got {value!r}")
+                checked[key] = int(value)
                 continue
             if not isinstance(value, np.ndarray) or value.shape != param.shape:
                 raise ValueError(f"{where}[{key!r}]: expected an ndarray of shape {param.shape}, "
                                  f"got {type(value).__name__} {getattr(value, 'shape', '')}")
-            checked[key] = value.astype(param.dtype, copy=True)
+            if value.dtype.kind != "f":
+                raise TypeError(f"{where}[{key!r}]: expected a float array, got {value.dtype}")
+            with np.errstate(over="ignore"):  # 1e300 into float32: inf, refused just below
+                cast = value.astype(param.dtype, copy=True)
+            checked[key] = float_array(cast, f"{where}[{key!r}]")
         return checked
 
     def __repr__(self) -> str:
