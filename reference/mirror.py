@@ -105,17 +105,29 @@ def mirror_optimizer(optimizer: zn.optim.Optimizer,
     operations zeronet follows (it is also torch's CPU default).
 
     Raises:
-        TypeError: naming ``optimizer``, if it is not a zeronet SGD or Adam.
+        TypeError: naming ``optimizer``, if it is not a zeronet SGD or Adam, or
+            ``torch_params``, if it is not a list or tuple of tensors.
+        ValueError: naming ``torch_params``, if their number or shapes differ from the
+            optimizer's parameters.
     """
+    if not isinstance(optimizer, (zn.optim.Adam, zn.optim.SGD)):
+        raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, "
+                        f"got {type(optimizer).__name__}")
+    if not isinstance(torch_params, (list, tuple)) \
+            or not all(isinstance(p, torch.Tensor) for p in torch_params):
+        raise TypeError(f"torch_params: expected a list of torch tensors, "
+                        f"got {type(torch_params).__name__}")
+    shapes = [tuple(p.shape) for p in torch_params]
+    if shapes != [p.shape for p in optimizer.params]:
+        raise ValueError(f"torch_params: expected shapes {[p.shape for p in optimizer.params]} "
+                         f"(the optimizer's parameters), got {shapes}")
     if isinstance(optimizer, zn.optim.Adam):
         h = optimizer.hyperparameters
-        return torch.optim.Adam(torch_params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
+        betas = (float(h["betas"][0]), float(h["betas"][1]))  # torch refuses ints: (0, 0.9)
+        return torch.optim.Adam(torch_params, lr=h["lr"], betas=betas, eps=h["eps"],
                                 weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
                                 foreach=False)
-    if isinstance(optimizer, zn.optim.SGD):
-        h = optimizer.hyperparameters
-        return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
-                               dampening=h["dampening"], weight_decay=h["weight_decay"],
-                               nesterov=h["nesterov"], foreach=False)
-    raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, "
-                    f"got {type(optimizer).__name__}")
+    h = optimizer.hyperparameters
+    return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
+                           dampening=h["dampening"], weight_decay=h["weight_decay"],
+                           nesterov=h["nesterov"], foreach=False)
