@@ -58,16 +58,17 @@ class Adam(Optimizer):
     @staticmethod
     def check_hyperparameters(*, lr: float, betas: tuple[float, float], eps: float,
                               weight_decay: float, amsgrad: bool) -> dict[str, Any]:
-        positive(lr, "lr")
+        # kept as the Python floats the checks return: np.float32 betas or lr would make
+        # 1 - beta^t, its square root and lr / (1 - beta1^t) float32 arithmetic
+        lr = positive(lr, "lr")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
-        unit_interval(betas[0], "betas[0]")
-        unit_interval(betas[1], "betas[1]")
-        non_negative(eps, "eps")
-        non_negative(weight_decay, "weight_decay")
+        betas = (unit_interval(betas[0], "betas[0]"), unit_interval(betas[1], "betas[1]"))
+        eps = non_negative(eps, "eps")
+        weight_decay = non_negative(weight_decay, "weight_decay")
         if not isinstance(amsgrad, bool):
             raise TypeError(f"amsgrad: expected a bool, got {amsgrad!r}")
-        return {"lr": lr, "betas": tuple(betas), "eps": eps,
+        return {"lr": lr, "betas": betas, "eps": eps,
                 "weight_decay": weight_decay, "amsgrad": amsgrad}
 
     def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:
