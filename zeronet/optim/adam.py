@@ -16,8 +16,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start <- start + weight * (end - start), rounded as ``torch.lerp`` rounds.
 
     torch evaluates the form anchored at the nearer end point, so the result
-    matches it bit for bit on either side of weight = 0.5.
+    matches it bit for bit on either side of weight = 0.5; and it first rounds the
+    weight to the tensor's dtype, so 1 - weight is float32 arithmetic for float32.
     """
+    weight = start.dtype.type(weight)
     if abs(weight) < 0.5:
         start += weight * (end - start)
     else:
