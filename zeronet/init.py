@@ -32,6 +32,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     relu: sqrt(2) (the seed's fig. 2-10 gain); leaky_relu with slope a:
     sqrt(2 / (1 + a^2)), a defaulting to 0.01; tanh: 5/3; selu: 3/4; the
     linear family and sigmoid: 1.
+
+    Raises:
+        ValueError: naming ``nonlinearity`` (not one of NONLINEARITIES) or ``param``
+            (not a number).
     """
     if nonlinearity in _LINEAR_GAINS:
         return 1.0
@@ -61,7 +65,12 @@ def _array(tensor: np.ndarray | Parameter) -> np.ndarray:
 
 
 def calculate_fan_in_and_fan_out(tensor: np.ndarray | Parameter) -> tuple[int, int]:
-    """(fan_in, fan_out) = (shape[1], shape[0]) times the receptive field size."""
+    """(fan_in, fan_out) = (shape[1], shape[0]) times the receptive field size.
+
+    Raises:
+        TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+        ValueError: naming ``tensor``, if it has fewer than 2 dimensions.
+    """
     shape = _array(tensor).shape
     if len(shape) < 2:
         raise ValueError(f"tensor: expected at least 2 dimensions to compute fans, "
@@ -87,7 +96,13 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
              rng: np.random.Generator | None = None) -> Tensor:
-    """Fill with U(a, b)."""
+    """Fill with U(a, b).
+
+    Raises:
+        TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
+            Generator).
+        ValueError: naming ``b``, if not b >= a.
+    """
     data = _array(tensor)
     if not a <= b:
         raise ValueError(f"b: expected b >= a = {a}, got {b}")
@@ -97,7 +112,13 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             rng: np.random.Generator | None = None) -> Tensor:
-    """Fill with N(mean, std^2)."""
+    """Fill with N(mean, std^2).
+
+    Raises:
+        TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
+            Generator).
+        ValueError: naming ``std``, if not >= 0.
+    """
     data = _array(tensor)
     if not std >= 0:
         raise ValueError(f"std: expected a number >= 0, got {std}")
@@ -106,15 +127,30 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with ``value``.
+
+    Raises:
+        TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+    """
     _array(tensor).fill(value)
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0.
+
+    Raises:
+        TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+    """
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1.
+
+    Raises:
+        TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+    """
     return constant_(tensor, 1.0)
 
 
@@ -126,6 +162,12 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     ``fan`` is fan_in (the input dimension, ``shape[1]``) by default; the
     seed's code uses the output dimension. ``a`` is the leaky_relu slope
     passed to ``calculate_gain``.
+
+    Raises:
+        TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
+            Generator).
+        ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
+            ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
     """
     bound = kaiming_uniform_bound(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, rng=rng)
@@ -133,7 +175,13 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
 def kaiming_uniform_bound(tensor: np.ndarray | Parameter, a: float = 0.0, mode: str = "fan_in",
                           nonlinearity: str = "leaky_relu") -> float:
-    """The bound ``kaiming_uniform_`` draws within, in torch's order of operations."""
+    """The bound ``kaiming_uniform_`` draws within, in torch's order of operations.
+
+    Raises:
+        TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+        ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
+            ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
+    """
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return math.sqrt(3.0) * std
 
@@ -141,14 +189,27 @@ def kaiming_uniform_bound(tensor: np.ndarray | Parameter, a: float = 0.0, mode: 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu",
                     rng: np.random.Generator | None = None) -> Tensor:
-    """Fill with N(0, std^2), std = gain / sqrt(fan)."""
+    """Fill with N(0, std^2), std = gain / sqrt(fan).
+
+    Raises:
+        TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
+            Generator).
+        ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
+            ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
+    """
     fan = _fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng=rng)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
                     rng: np.random.Generator | None = None) -> Tensor:
-    """Fill with U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Fill with U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out)).
+
+    Raises:
+        TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
+            Generator).
+        ValueError: naming ``tensor``, if it has fewer than 2 dimensions.
+    """
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
@@ -157,6 +218,12 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0,
                    rng: np.random.Generator | None = None) -> Tensor:
-    """Fill with N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Fill with N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    Raises:
+        TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
+            Generator).
+        ValueError: naming ``tensor``, if it has fewer than 2 dimensions.
+    """
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), rng=rng)
