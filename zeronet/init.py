@@ -56,11 +56,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
 
 
-def _array(tensor: np.ndarray | Parameter) -> np.ndarray:
+def _array(tensor: np.ndarray | Parameter, *, writeable: bool = False) -> np.ndarray:
     data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
     if not isinstance(data, np.ndarray) or data.dtype.kind != "f":
         raise TypeError(f"tensor: expected a float ndarray or Parameter, "
                         f"got {type(tensor).__name__}")
+    if writeable and not data.flags.writeable:
+        raise ValueError("tensor: expected a writeable array, got a read-only one")
     return data
 
 
@@ -101,9 +103,9 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``b``, if not b >= a.
+        ValueError: naming ``tensor`` (read-only) or ``b`` (not b >= a).
     """
-    data = _array(tensor)
+    data = _array(tensor, writeable=True)
     if not a <= b:
         raise ValueError(f"b: expected b >= a = {a}, got {b}")
     data[...] = _rng(rng).uniform(a, b, size=data.shape)
@@ -117,9 +119,9 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``std``, if not >= 0.
+        ValueError: naming ``tensor`` (read-only) or ``std`` (not >= 0).
     """
-    data = _array(tensor)
+    data = _array(tensor, writeable=True)
     if not std >= 0:
         raise ValueError(f"std: expected a number >= 0, got {std}")
     data[...] = _rng(rng).normal(mean, std, size=data.shape)
@@ -131,8 +133,9 @@ def constant_(tensor: Tensor, value: float) -> Tensor:
 
     Raises:
         TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+        ValueError: naming ``tensor``, if it is read-only.
     """
-    _array(tensor).fill(value)
+    _array(tensor, writeable=True).fill(value)
     return tensor
 
 
@@ -141,6 +144,7 @@ def zeros_(tensor: Tensor) -> Tensor:
 
     Raises:
         TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+        ValueError: naming ``tensor``, if it is read-only.
     """
     return constant_(tensor, 0.0)
 
@@ -150,6 +154,7 @@ def ones_(tensor: Tensor) -> Tensor:
 
     Raises:
         TypeError: naming ``tensor``, if not a float ndarray or Parameter.
+        ValueError: naming ``tensor``, if it is read-only.
     """
     return constant_(tensor, 1.0)
 
@@ -166,7 +171,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, read-only), ``mode``,
             ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
     """
     bound = kaiming_uniform_bound(tensor, a, mode, nonlinearity)
@@ -194,7 +199,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, read-only), ``mode``,
             ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
     """
     fan = _fan(tensor, mode)
@@ -208,7 +213,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor``, if it has fewer than 2 dimensions.
+        ValueError: naming ``tensor``, if it has fewer than 2 dimensions or is read-only.
     """
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
@@ -223,7 +228,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor``, if it has fewer than 2 dimensions.
+        ValueError: naming ``tensor``, if it has fewer than 2 dimensions or is read-only.
     """
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), rng=rng)
