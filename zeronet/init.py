@@ -35,8 +35,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
     Raises:
         ValueError: naming ``nonlinearity`` (not one of NONLINEARITIES) or ``param``
-            (not a number).
+            (not an int or float, or one whose square is not finite: NaN, inf, 1e200).
     """
+    return _gain(nonlinearity, param, "param")
+
+
+def _gain(nonlinearity: str, param: float | None, param_name: str) -> float:
+    """calculate_gain, naming the slope ``param_name`` (kaiming's ``a``) in its errors."""
+    if not isinstance(nonlinearity, str):  # an array would make `in` ambiguous
+        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
     if nonlinearity in _LINEAR_GAINS:
         return 1.0
     if nonlinearity == "tanh":
@@ -51,8 +58,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"param: expected a number (negative slope), got {param!r}")
-        return math.sqrt(2.0 / (1 + slope**2))
+            raise ValueError(f"{param_name}: expected a number (negative slope), got {param!r}")
+        try:
+            gain = math.sqrt(2.0 / (1 + slope**2))
+        except OverflowError:  # 1e200**2 (torch's calculate_gain raises OverflowError)
+            gain = math.nan
+        if not gain > 0:  # NaN, or 0 from an infinite slope
+            raise ValueError(f"{param_name}: expected a finite slope whose square is finite, "
+                             f"got {param!r}")
+        return gain
     raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
 
 
@@ -172,7 +186,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
         ValueError: naming ``tensor`` (fewer than 2 dimensions, read-only), ``mode``,
-            ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
+            ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
     """
     bound = kaiming_uniform_bound(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, rng=rng)
@@ -185,9 +199,9 @@ def kaiming_uniform_bound(tensor: np.ndarray | Parameter, a: float = 0.0, mode: 
     Raises:
         TypeError: naming ``tensor``, if not a float ndarray or Parameter.
         ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
-            ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
+            ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
     """
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    std = _gain(nonlinearity, a, "a") / math.sqrt(_fan(tensor, mode))
     return math.sqrt(3.0) * std
 
 
@@ -200,10 +214,10 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
         ValueError: naming ``tensor`` (fewer than 2 dimensions, read-only), ``mode``,
-            ``nonlinearity`` or ``param`` (``a``, passed to calculate_gain).
+            ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
     """
     fan = _fan(tensor, mode)
-    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng=rng)
+    return normal_(tensor, 0.0, _gain(nonlinearity, a, "a") / math.sqrt(fan), rng=rng)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
