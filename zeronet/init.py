@@ -96,10 +96,13 @@ def calculate_fan_in_and_fan_out(tensor: np.ndarray | Parameter) -> tuple[int, i
 
 
 def _fan(tensor: np.ndarray | Parameter, mode: str) -> int:
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    return fan_in if mode == "fan_in" else fan_out
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:  # torch skips a 0-element tensor; kaiming_uniform_bound would divide by 0
+        raise ValueError(f"tensor: expected a non-zero {mode}, got shape {_array(tensor).shape}")
+    return fan
 
 
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
@@ -185,8 +188,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor`` (fewer than 2 dimensions, read-only), ``mode``,
-            ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, a zero fan, read-only),
+            ``mode``, ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
     """
     bound = kaiming_uniform_bound(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, rng=rng)
@@ -198,7 +201,7 @@ def kaiming_uniform_bound(tensor: np.ndarray | Parameter, a: float = 0.0, mode: 
 
     Raises:
         TypeError: naming ``tensor``, if not a float ndarray or Parameter.
-        ValueError: naming ``tensor`` (fewer than 2 dimensions), ``mode``,
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, a zero fan), ``mode``,
             ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
     """
     std = _gain(nonlinearity, a, "a") / math.sqrt(_fan(tensor, mode))
@@ -213,8 +216,8 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor`` (fewer than 2 dimensions, read-only), ``mode``,
-            ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, a zero fan, read-only),
+            ``mode``, ``nonlinearity`` or ``a`` (as calculate_gain's ``param``).
     """
     fan = _fan(tensor, mode)
     return normal_(tensor, 0.0, _gain(nonlinearity, a, "a") / math.sqrt(fan), rng=rng)
