@@ -113,6 +113,31 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
     return rng
 
 
+def _number(value: object, name: str, dtype: np.dtype, minimum: float | None = None) -> float:
+    """``value`` as a float: a real number (not a bool) that ``dtype`` holds, >= minimum."""
+    limit = float(np.finfo(dtype).max)
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    try:
+        number = float(value) if real else math.nan
+    except OverflowError:  # an int beyond the float range
+        number = math.inf
+    if not -limit <= number <= limit or (minimum is not None and number < minimum):
+        at_least = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(f"{name}: expected a finite number{at_least} that {dtype} holds "
+                         f"(|x| <= {limit:g}), got {value!r}")
+    return number
+
+
+def _draw_into(data: np.ndarray, draws: np.ndarray, name: str) -> None:
+    """``data[...] = draws``, unless some draws are beyond ``data``'s dtype (inf once cast)."""
+    with np.errstate(over="ignore"):
+        values = np.asarray(draws).astype(data.dtype)
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name}: expected draws that {data.dtype} holds, got some beyond "
+                         f"{float(np.finfo(data.dtype).max):g}")
+    data[...] = values
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
              rng: np.random.Generator | None = None) -> Tensor:
     """Fill with U(a, b).
@@ -120,12 +145,16 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor`` (read-only) or ``b`` (not b >= a).
+        ValueError: naming ``tensor`` (read-only), ``a`` or ``b`` (not a finite number
+            the tensor's dtype holds) or ``b`` (not b >= a, or b - a not finite).
     """
     data = _array(tensor, writeable=True)
+    a, b = _number(a, "a", data.dtype), _number(b, "b", data.dtype)
     if not a <= b:
         raise ValueError(f"b: expected b >= a = {a}, got {b}")
-    data[...] = _rng(rng).uniform(a, b, size=data.shape)
+    if not math.isfinite(b - a):
+        raise ValueError(f"b: expected b - a to be finite, got a = {a}, b = {b}")
+    _draw_into(data, _rng(rng).uniform(a, b, size=data.shape), "b")
     return tensor
 
 
@@ -136,12 +165,14 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor`` (read-only) or ``std`` (not >= 0).
+        ValueError: naming ``tensor`` (read-only), ``mean`` or ``std`` (not a finite
+            number the tensor's dtype holds, std not >= 0) or ``std`` (draws beyond the
+            dtype's range: std 1e4 in float16).
     """
     data = _array(tensor, writeable=True)
-    if not std >= 0:
-        raise ValueError(f"std: expected a number >= 0, got {std}")
-    data[...] = _rng(rng).normal(mean, std, size=data.shape)
+    mean = _number(mean, "mean", data.dtype)
+    std = _number(std, "std", data.dtype, minimum=0.0)
+    _draw_into(data, _rng(rng).normal(mean, std, size=data.shape), "std")
     return tensor
 
 
@@ -150,9 +181,11 @@ def constant_(tensor: Tensor, value: float) -> Tensor:
 
     Raises:
         TypeError: naming ``tensor``, if not a float ndarray or Parameter.
-        ValueError: naming ``tensor``, if it is read-only.
+        ValueError: naming ``tensor`` (read-only) or ``value`` (not a finite number the
+            tensor's dtype holds).
     """
-    _array(tensor, writeable=True).fill(value)
+    data = _array(tensor, writeable=True)
+    data.fill(_number(value, "value", data.dtype))
     return tensor
 
 
