@@ -263,11 +263,14 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor``, if it has fewer than 2 dimensions or is read-only.
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, fan_in + fan_out = 0,
+            read-only) or ``gain`` (not a finite number >= 0, or a bound beyond the dtype).
     """
-    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = _xavier_std(tensor, gain)
     bound = math.sqrt(3.0) * std
+    if not 2 * bound <= float(np.finfo(_array(tensor).dtype).max):
+        raise ValueError(f"gain: expected a bound gain * sqrt(6 / (fan_in + fan_out)) that "
+                         f"{_array(tensor).dtype} holds, got gain = {gain}")
     return uniform_(tensor, -bound, bound, rng=rng)
 
 
@@ -278,7 +281,17 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0,
     Raises:
         TypeError: naming ``tensor`` (not a float ndarray or Parameter) or ``rng`` (not a
             Generator).
-        ValueError: naming ``tensor``, if it has fewer than 2 dimensions or is read-only.
+        ValueError: naming ``tensor`` (fewer than 2 dimensions, fan_in + fan_out = 0,
+            read-only), ``gain`` (not a finite number >= 0) or, as normal_ does,
+            ``std`` = gain * sqrt(2 / (fan_in + fan_out)) (draws beyond the dtype).
     """
+    return normal_(tensor, 0.0, _xavier_std(tensor, gain), rng=rng)
+
+
+def _xavier_std(tensor: np.ndarray | Parameter, gain: float) -> float:
+    """gain * sqrt(2 / (fan_in + fan_out)), in torch's order of operations."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), rng=rng)
+    if fan_in + fan_out == 0:
+        raise ValueError(f"tensor: expected fan_in + fan_out > 0, got shape {_array(tensor).shape}")
+    gain = _number(gain, "gain", np.dtype(np.float64), minimum=0.0)
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
