@@ -93,6 +93,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         ValueError: naming ``path``, for a bad magic number, a truncated
             header, or a payload whose length is not the product of the
             dimensions times the item size (truncated or trailing data).
+        OSError: naming ``path``, if it cannot be read (missing, a folder).
     """
     path = Path(path)
     data = path.read_bytes()
