@@ -92,7 +92,8 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises:
         ValueError: naming ``path``, for a bad magic number, a truncated
             header, or a payload whose length is not the product of the
-            dimensions times the item size (truncated or trailing data).
+            dimensions times the item size (truncated or trailing data), or
+            more dimensions than numpy allows.
         OSError: naming ``path``, if it cannot be read (missing, a folder).
     """
     path = Path(path)
@@ -126,7 +127,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             f"(shape {shape}, {dtype.itemsize}-byte items), got {given}"
         )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=header_bytes)
-    return array.reshape(shape).astype(dtype.newbyteorder("="))
+    try:
+        array = array.reshape(shape)
+    except ValueError as exc:  # more dimensions than numpy allows (64 in numpy 2)
+        raise ValueError(f"{path}: IDX shape {shape} not representable: {exc}") from exc
+    return array.astype(dtype.newbyteorder("="))
 
 
 def load_mnist(
