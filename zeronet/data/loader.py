@@ -18,6 +18,11 @@ class DataLoader:
     same seed gives the same sequence of epochs. ``len(loader)`` is the
     number of batches per pass: ceil(N / batch_size), or floor with
     ``drop_last=True``.
+
+    Raises:
+        TypeError: naming ``x`` or ``y``, if not an ndarray with a batch axis.
+        ValueError: naming ``y`` (not as many samples as x) or ``batch_size`` (not a
+            positive integer).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False,
