@@ -23,6 +23,7 @@ class DataLoader:
         TypeError: naming ``x`` or ``y``, if not an ndarray with a batch axis.
         ValueError: naming ``y`` (not as many samples as x) or ``batch_size`` (not a
             positive integer).
+        TypeError, ValueError: naming ``seed``, if numpy cannot seed a Generator with it.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False,
@@ -37,7 +38,11 @@ class DataLoader:
         self.batch_size = positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self._rng = np.random.default_rng(seed)
+        try:
+            self._rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as err:  # -1, 1.5, "seed": numpy's message names no seed
+            raise type(err)(f"seed: expected an integer >= 0, a SeedSequence or None, "
+                            f"got {seed!r}") from err
 
     def __len__(self) -> int:
         n = len(self.x)
