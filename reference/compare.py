@@ -90,6 +90,9 @@ def default_tolerance(dtype: np.dtype | type | torch.dtype) -> tuple[float, floa
     allow ~10 ulp (float32 ulp = 1.2e-7) of a result of order 1.
 
     float16: (1e-3, 1e-5), torch.testing's. Integer and bool: exact.
+
+    Raises:
+        TypeError: naming ``dtype``, if it is not a float, integer or bool dtype.
     """
     if isinstance(dtype, torch.dtype):
         dtype = torch.empty((), dtype=dtype).numpy().dtype
@@ -109,6 +112,9 @@ def to_numpy(value: ArrayLike) -> np.ndarray:
     """``value`` as a NumPy array: torch tensors are detached and copied to the CPU.
 
     Python floats become float64, ints int64 and bools bool (0-d arrays).
+
+    Raises:
+        TypeError: naming ``value``, if it is none of these.
     """
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy().copy()
@@ -157,6 +163,12 @@ def assert_close(actual: ArrayLike, expected: ArrayLike, *, rtol: float | None =
     The AssertionError names ``name``, the shape and dtype, the number of
     mismatched elements, the worst one (index, both values, its abs and rel
     error, relative to what was allowed) and the tolerances.
+
+    Raises:
+        AssertionError: the values are not close, or differ in shape or dtype.
+        TypeError: naming ``value`` (``actual`` or ``expected`` is not an array, tensor
+            or number) or ``dtype`` (no tolerance for it: complex, object, str).
+        ValueError: naming ``rtol, atol``, if either is negative.
     """
     label = name or "value"
     a, e = to_numpy(actual), to_numpy(expected)
@@ -264,7 +276,12 @@ class Report:
 
 
 def compare(actual: Mapping[str, ArrayLike], expected: Mapping[str, ArrayLike]) -> Report:
-    """A :class:`Report` of ``actual[k]`` against ``expected[k]``; the keys must match."""
+    """A :class:`Report` of ``actual[k]`` against ``expected[k]``; the keys must match.
+
+    Raises:
+        ValueError: naming ``actual``, if its keys are not those of ``expected``.
+        TypeError: naming ``value``, if an entry is not an array, tensor or number.
+    """
     missing = [k for k in expected if k not in actual]
     unexpected = [k for k in actual if k not in expected]
     if missing or unexpected:
@@ -317,6 +334,9 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
 
     The report's names are ``output``, ``loss``, ``grad[<key>]``, ``grad_x``.
     The loss is compared as a 0-d array in the model's dtype.
+
+    Raises:
+        TypeError: naming ``forward_backward``, if it returns something else.
     """
     params = {k: to_numpy(v) for k, v in torch_model.state_dict().items()}
     result = forward_backward(params, x, target)
@@ -366,6 +386,10 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
     key names; each entry is compared with torch's ``optimizer.state[p]``
     (scalars such as "step" as float64). Report names: ``param[<name>]``
     and ``state[<name>].<key>``.
+
+    Raises:
+        ValueError: naming ``grads[i]`` (keys other than those of ``params``) or
+            ``state()`` (a parameter or state key torch does not have).
     """
     mine = {k: to_numpy(v) for k, v in params.items()}
     theirs = {k: torch.nn.Parameter(torch.from_numpy(to_numpy(v))) for k, v in params.items()}
