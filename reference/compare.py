@@ -94,9 +94,12 @@ def default_tolerance(dtype: np.dtype | type | torch.dtype) -> tuple[float, floa
     Raises:
         TypeError: naming ``dtype``, if it is not a float, integer or bool dtype.
     """
-    if isinstance(dtype, torch.dtype):
-        dtype = torch.empty((), dtype=dtype).numpy().dtype
-    dtype = np.dtype(dtype)
+    try:
+        if isinstance(dtype, torch.dtype):
+            dtype = torch.empty((), dtype=dtype).numpy().dtype
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError, SyntaxError) as err:  # bfloat16, "x", ",": named below
+        raise TypeError(f"dtype: expected a float, integer or bool dtype, got {dtype!r}") from err
     if dtype == np.float64:
         return 1e-12, 1e-12
     if dtype == np.float32:
