@@ -111,25 +111,30 @@ def default_tolerance(dtype: np.dtype | type | torch.dtype) -> tuple[float, floa
     raise TypeError(f"dtype: expected a float, integer or bool dtype, got {dtype}")
 
 
-def to_numpy(value: ArrayLike) -> np.ndarray:
+def to_numpy(value: ArrayLike, name: str = "value") -> np.ndarray:
     """``value`` as a NumPy array: torch tensors are detached and copied to the CPU.
 
     Python floats become float64, ints int64 and bools bool (0-d arrays).
 
     Raises:
-        TypeError: naming ``value``, if it is none of these.
+        TypeError: naming ``name`` (default "value"), if it is none of these, or has no
+            NumPy equivalent (a bfloat16 tensor, an int beyond int64).
     """
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().copy()
-    if isinstance(value, bool):
-        return np.asarray(value, dtype=np.bool_)
-    if isinstance(value, int):
-        return np.asarray(value, dtype=np.int64)
-    if isinstance(value, float):
-        return np.asarray(value, dtype=np.float64)
-    if isinstance(value, (np.ndarray, np.generic)):
-        return np.array(value, copy=True)
-    raise TypeError(f"value: expected a numpy array, torch tensor or Python number, "
+    try:
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().numpy().copy()
+        if isinstance(value, bool):
+            return np.asarray(value, dtype=np.bool_)
+        if isinstance(value, int):
+            return np.asarray(value, dtype=np.int64)
+        if isinstance(value, float):
+            return np.asarray(value, dtype=np.float64)
+        if isinstance(value, (np.ndarray, np.generic)):
+            return np.array(value, copy=True)
+    except (TypeError, OverflowError) as err:
+        raise TypeError(f"{name}: expected a value with a NumPy equivalent, got {value!r:.80}"
+                        f" ({err})") from err
+    raise TypeError(f"{name}: expected a numpy array, torch tensor or Python number, "
                     f"got {type(value).__name__}")
 
 
@@ -169,12 +174,12 @@ def assert_close(actual: ArrayLike, expected: ArrayLike, *, rtol: float | None =
 
     Raises:
         AssertionError: the values are not close, or differ in shape or dtype.
-        TypeError: naming ``value`` (``actual`` or ``expected`` is not an array, tensor
-            or number) or ``dtype`` (no tolerance for it: complex, object, str).
-        ValueError: naming ``rtol, atol``, if either is negative.
+        TypeError: naming ``actual`` or ``expected`` (not an array, tensor or number;
+            or of a dtype with no tolerance: complex, object, str).
+        ValueError: naming ``rtol, atol``, if either is not a number >= 0 (NaN, "1e-6").
     """
     label = name or "value"
-    a, e = to_numpy(actual), to_numpy(expected)
+    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
     if a.shape != e.shape:
         raise AssertionError(f"{label}: shape mismatch: actual {a.shape} vs expected {e.shape} "
                              f"(no broadcasting)")
@@ -283,14 +288,20 @@ def compare(actual: Mapping[str, ArrayLike], expected: Mapping[str, ArrayLike]) 
 
     Raises:
         ValueError: naming ``actual``, if its keys are not those of ``expected``.
-        TypeError: naming ``value``, if an entry is not an array, tensor or number.
+        TypeError: naming ``actual`` or ``expected`` (not a mapping) or ``actual[key]``
+            or ``expected[key]`` (not an array, tensor or number).
     """
+    for arg, value in (("actual", actual), ("expected", expected)):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{arg}: expected a mapping of name -> array, "
+                            f"got {type(value).__name__}")
     missing = [k for k in expected if k not in actual]
     unexpected = [k for k in actual if k not in expected]
     if missing or unexpected:
         raise ValueError(f"actual: expected the keys {list(expected)}, "
                          f"missing {missing}, unexpected {unexpected}")
-    return Report({k: Difference(k, to_numpy(actual[k]), to_numpy(v))
+    return Report({k: Difference(k, to_numpy(actual[k], f"actual[{k!r}]"),
+                                 to_numpy(v, f"expected[{k!r}]"))
                    for k, v in expected.items()})
 
 
