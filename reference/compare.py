@@ -178,6 +178,9 @@ def assert_close(actual: ArrayLike, expected: ArrayLike, *, rtol: float | None =
             or of a dtype with no tolerance: complex, object, str).
         ValueError: naming ``rtol, atol``, if either is not a number >= 0 (NaN, "1e-6").
     """
+    if not all(t is None or (isinstance(t, (int, float, np.integer, np.floating))
+               and not isinstance(t, bool) and t >= 0) for t in (rtol, atol)):  # not NaN
+        raise ValueError(f"rtol, atol: expected numbers >= 0, got rtol={rtol!r}, atol={atol!r}")
     label = name or "value"
     a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
     if a.shape != e.shape:
@@ -186,11 +189,12 @@ def assert_close(actual: ArrayLike, expected: ArrayLike, *, rtol: float | None =
     if a.dtype != e.dtype:
         raise AssertionError(f"{label}: dtype mismatch: actual {a.dtype} vs expected {e.dtype} "
                              f"(cast one side explicitly if that is intended)")
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"actual, expected: expected a float, integer or bool dtype, "
+                        f"got {a.dtype}")
     default_rtol, default_atol = default_tolerance(a.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
-    if rtol < 0 or atol < 0:
-        raise ValueError(f"rtol, atol: expected numbers >= 0, got rtol={rtol}, atol={atol}")
     abs_err, rel_err = _errors(a, e)
     with np.errstate(all="ignore"):
         allowed = atol + rtol * np.abs(e.astype(np.float64))
