@@ -58,6 +58,8 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
         TypeError: naming ``torch_model`` (or ``torch_model[i]``), if it is not a
             Sequential of Linear and ReLU layers with float32 or float64 parameters of
             one dtype.
+        ValueError: naming ``torch_model[i]`` (a Linear with 0 features) or
+            ``torch_model`` (NaN/inf weights).
     """
     if not isinstance(torch_model, torch.nn.Sequential):
         raise TypeError(f"torch_model: expected a torch.nn.Sequential, "
@@ -71,6 +73,9 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
     layers: list[zn.nn.Module] = []
     for i, layer in enumerate(torch_model):
         if isinstance(layer, torch.nn.Linear):
+            if layer.in_features < 1 or layer.out_features < 1:  # torch allows 0 features
+                raise ValueError(f"torch_model[{i}]: expected at least one input and output "
+                                 f"feature, got {layer}")
             layers.append(zn.nn.Linear(layer.in_features, layer.out_features,
                                        bias=layer.bias is not None, dtype=dtype, rng=rng))
         elif isinstance(layer, torch.nn.ReLU):
@@ -79,8 +84,11 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
             raise TypeError(f"torch_model[{i}]: expected Linear or ReLU, "
                             f"got {type(layer).__name__}")
     model = zn.nn.Sequential(*layers)
-    model.load_state_dict({k: v.detach().cpu().numpy()
-                           for k, v in torch_model.state_dict().items()})
+    try:
+        model.load_state_dict({k: v.detach().cpu().numpy()
+                               for k, v in torch_model.state_dict().items()})
+    except ValueError as err:  # NaN/inf weights
+        raise ValueError(f"torch_model: {err}") from err
     return model
 
 
