@@ -125,7 +125,7 @@ def _number(value: object, name: str, dtype: np.dtype, minimum: float | None = N
         at_least = "" if minimum is None else f" >= {minimum:g}"
         raise ValueError(f"{name}: expected a finite number{at_least} that {dtype} holds "
                          f"(|x| <= {limit:g}), got {value!r}")
-    return number
+    return number + 0.0  # -0.0 as 0.0: numpy refuses uniform(0.0, -0.0) and normal(0, -0.0)
 
 
 def _draw_into(data: np.ndarray, draws: np.ndarray, name: str) -> None:
