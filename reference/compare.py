@@ -90,10 +90,16 @@ def default_tolerance(dtype: np.dtype | type | torch.dtype) -> tuple[float, floa
     allow ~10 ulp (float32 ulp = 1.2e-7) of a result of order 1.
 
     float16: (1e-3, 1e-5), torch.testing's. Integer and bool: exact.
+
+    Raises:
+        TypeError: naming ``dtype``, if it is not a float, integer or bool dtype.
     """
-    if isinstance(dtype, torch.dtype):
-        dtype = torch.empty((), dtype=dtype).numpy().dtype
-    dtype = np.dtype(dtype)
+    try:
+        if isinstance(dtype, torch.dtype):
+            dtype = torch.empty((), dtype=dtype).numpy().dtype
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError, SyntaxError) as err:  # bfloat16, "x", ",": named below
+        raise TypeError(f"dtype: expected a float, integer or bool dtype, got {dtype!r}") from err
     if dtype == np.float64:
         return 1e-12, 1e-12
     if dtype == np.float32:
@@ -105,22 +111,30 @@ def default_tolerance(dtype: np.dtype | type | torch.dtype) -> tuple[float, floa
     raise TypeError(f"dtype: expected a float, integer or bool dtype, got {dtype}")
 
 
-def to_numpy(value: ArrayLike) -> np.ndarray:
+def to_numpy(value: ArrayLike, name: str = "value") -> np.ndarray:
     """``value`` as a NumPy array: torch tensors are detached and copied to the CPU.
 
     Python floats become float64, ints int64 and bools bool (0-d arrays).
+
+    Raises:
+        TypeError: naming ``name`` (default "value"), if it is none of these, or has no
+            NumPy equivalent (a bfloat16 tensor, an int beyond int64).
     """
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().copy()
-    if isinstance(value, bool):
-        return np.asarray(value, dtype=np.bool_)
-    if isinstance(value, int):
-        return np.asarray(value, dtype=np.int64)
-    if isinstance(value, float):
-        return np.asarray(value, dtype=np.float64)
-    if isinstance(value, (np.ndarray, np.generic)):
-        return np.array(value, copy=True)
-    raise TypeError(f"value: expected a numpy array, torch tensor or Python number, "
+    try:
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().numpy().copy()
+        if isinstance(value, bool):
+            return np.asarray(value, dtype=np.bool_)
+        if isinstance(value, int):
+            return np.asarray(value, dtype=np.int64)
+        if isinstance(value, float):
+            return np.asarray(value, dtype=np.float64)
+        if isinstance(value, (np.ndarray, np.generic)):
+            return np.array(value, copy=True)
+    except (TypeError, OverflowError) as err:
+        raise TypeError(f"{name}: expected a value with a NumPy equivalent, got {value!r:.80}"
+                        f" ({err})") from err
+    raise TypeError(f"{name}: expected a numpy array, torch tensor or Python number, "
                     f"got {type(value).__name__}")
 
 
@@ -157,20 +171,30 @@ def assert_close(actual: ArrayLike, expected: ArrayLike, *, rtol: float | None =
     The AssertionError names ``name``, the shape and dtype, the number of
     mismatched elements, the worst one (index, both values, its abs and rel
     error, relative to what was allowed) and the tolerances.
+
+    Raises:
+        AssertionError: the values are not close, or differ in shape or dtype.
+        TypeError: naming ``actual`` or ``expected`` (not an array, tensor or number;
+            or of a dtype with no tolerance: complex, object, str).
+        ValueError: naming ``rtol, atol``, if either is not a number >= 0 (NaN, "1e-6").
     """
+    if not all(t is None or (isinstance(t, (int, float, np.integer, np.floating))
+               and not isinstance(t, bool) and t >= 0) for t in (rtol, atol)):  # not NaN
+        raise ValueError(f"rtol, atol: expected numbers >= 0, got rtol={rtol!r}, atol={atol!r}")
     label = name or "value"
-    a, e = to_numpy(actual), to_numpy(expected)
+    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
     if a.shape != e.shape:
         raise AssertionError(f"{label}: shape mismatch: actual {a.shape} vs expected {e.shape} "
                              f"(no broadcasting)")
     if a.dtype != e.dtype:
         raise AssertionError(f"{label}: dtype mismatch: actual {a.dtype} vs expected {e.dtype} "
                              f"(cast one side explicitly if that is intended)")
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"actual, expected: expected a float, integer or bool dtype, "
+                        f"got {a.dtype}")
     default_rtol, default_atol = default_tolerance(a.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
-    if rtol < 0 or atol < 0:
-        raise ValueError(f"rtol, atol: expected numbers >= 0, got rtol={rtol}, atol={atol}")
     abs_err, rel_err = _errors(a, e)
     with np.errstate(all="ignore"):
         allowed = atol + rtol * np.abs(e.astype(np.float64))
@@ -264,13 +288,24 @@ class Report:
 
 
 def compare(actual: Mapping[str, ArrayLike], expected: Mapping[str, ArrayLike]) -> Report:
-    """A :class:`Report` of ``actual[k]`` against ``expected[k]``; the keys must match."""
+    """A :class:`Report` of ``actual[k]`` against ``expected[k]``; the keys must match.
+
+    Raises:
+        ValueError: naming ``actual``, if its keys are not those of ``expected``.
+        TypeError: naming ``actual`` or ``expected`` (not a mapping) or ``actual[key]``
+            or ``expected[key]`` (not an array, tensor or number).
+    """
+    for arg, value in (("actual", actual), ("expected", expected)):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{arg}: expected a mapping of name -> array, "
+                            f"got {type(value).__name__}")
     missing = [k for k in expected if k not in actual]
     unexpected = [k for k in actual if k not in expected]
     if missing or unexpected:
         raise ValueError(f"actual: expected the keys {list(expected)}, "
                          f"missing {missing}, unexpected {unexpected}")
-    return Report({k: Difference(k, to_numpy(actual[k]), to_numpy(v))
+    return Report({k: Difference(k, to_numpy(actual[k], f"actual[{k!r}]"),
+                                 to_numpy(v, f"expected[{k!r}]"))
                    for k, v in expected.items()})
 
 
@@ -317,6 +352,9 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
 
     The report's names are ``output``, ``loss``, ``grad[<key>]``, ``grad_x``.
     The loss is compared as a 0-d array in the model's dtype.
+
+    Raises:
+        TypeError: naming ``forward_backward``, if it returns something else.
     """
     params = {k: to_numpy(v) for k, v in torch_model.state_dict().items()}
     result = forward_backward(params, x, target)
@@ -366,6 +404,10 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
     key names; each entry is compared with torch's ``optimizer.state[p]``
     (scalars such as "step" as float64). Report names: ``param[<name>]``
     and ``state[<name>].<key>``.
+
+    Raises:
+        ValueError: naming ``grads[i]`` (keys other than those of ``params``) or
+            ``state()`` (a parameter or state key torch does not have).
     """
     mine = {k: to_numpy(v) for k, v in params.items()}
     theirs = {k: torch.nn.Parameter(torch.from_numpy(to_numpy(v))) for k, v in params.items()}

@@ -29,7 +29,12 @@ def _model_dtype(model: zn.nn.Module) -> np.dtype:
 
 
 def mirror(model: zn.nn.Sequential) -> torch.nn.Sequential:
-    """A ``torch.nn.Sequential`` with the same layers, weights and dtype as ``model``."""
+    """A ``torch.nn.Sequential`` with the same layers, weights and dtype as ``model``.
+
+    Raises:
+        TypeError: naming ``model`` (or ``model[i]``), if it is not a Sequential of Linear
+            and ReLU layers whose parameters share one dtype.
+    """
     if not isinstance(model, zn.nn.Sequential):
         raise TypeError(f"model: expected a zeronet.nn.Sequential, got {type(model).__name__}")
     layers = []
@@ -47,7 +52,15 @@ def mirror(model: zn.nn.Sequential) -> torch.nn.Sequential:
 
 
 def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
-    """The zeronet model equal to ``torch_model`` (Linear/ReLU layers only)."""
+    """The zeronet model equal to ``torch_model`` (Linear/ReLU layers only).
+
+    Raises:
+        TypeError: naming ``torch_model`` (or ``torch_model[i]``), if it is not a
+            Sequential of Linear and ReLU layers with float32 or float64 parameters of
+            one dtype.
+        ValueError: naming ``torch_model[i]`` (a Linear with 0 features) or
+            ``torch_model`` (NaN/inf weights).
+    """
     if not isinstance(torch_model, torch.nn.Sequential):
         raise TypeError(f"torch_model: expected a torch.nn.Sequential, "
                         f"got {type(torch_model).__name__}")
@@ -60,6 +73,9 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
     layers: list[zn.nn.Module] = []
     for i, layer in enumerate(torch_model):
         if isinstance(layer, torch.nn.Linear):
+            if layer.in_features < 1 or layer.out_features < 1:  # torch allows 0 features
+                raise ValueError(f"torch_model[{i}]: expected at least one input and output "
+                                 f"feature, got {layer}")
             layers.append(zn.nn.Linear(layer.in_features, layer.out_features,
                                        bias=layer.bias is not None, dtype=dtype, rng=rng))
         elif isinstance(layer, torch.nn.ReLU):
@@ -68,13 +84,20 @@ def from_torch(torch_model: torch.nn.Sequential) -> zn.nn.Sequential:
             raise TypeError(f"torch_model[{i}]: expected Linear or ReLU, "
                             f"got {type(layer).__name__}")
     model = zn.nn.Sequential(*layers)
-    model.load_state_dict({k: v.detach().cpu().numpy()
-                           for k, v in torch_model.state_dict().items()})
+    try:
+        model.load_state_dict({k: v.detach().cpu().numpy()
+                               for k, v in torch_model.state_dict().items()})
+    except ValueError as err:  # NaN/inf weights
+        raise ValueError(f"torch_model: {err}") from err
     return model
 
 
 def mirror_loss(loss_fn: zn.nn.MSELoss | zn.nn.CrossEntropyLoss) -> torch.nn.Module:
-    """The torch loss configured like ``loss_fn``."""
+    """The torch loss configured like ``loss_fn``.
+
+    Raises:
+        TypeError: naming ``loss_fn``, if it is not a zeronet MSELoss or CrossEntropyLoss.
+    """
     if isinstance(loss_fn, zn.nn.MSELoss):
         return torch.nn.MSELoss(reduction=loss_fn.reduction)
     if isinstance(loss_fn, zn.nn.CrossEntropyLoss):
@@ -88,16 +111,31 @@ def mirror_optimizer(optimizer: zn.optim.Optimizer,
 
     ``foreach=False`` pins torch to the single-tensor code path whose order of
     operations zeronet follows (it is also torch's CPU default).
+
+    Raises:
+        TypeError: naming ``optimizer``, if it is not a zeronet SGD or Adam, or
+            ``torch_params``, if it is not a list or tuple of tensors.
+        ValueError: naming ``torch_params``, if their number or shapes differ from the
+            optimizer's parameters.
     """
+    if not isinstance(optimizer, (zn.optim.Adam, zn.optim.SGD)):
+        raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, "
+                        f"got {type(optimizer).__name__}")
+    if not isinstance(torch_params, (list, tuple)) \
+            or not all(isinstance(p, torch.Tensor) for p in torch_params):
+        raise TypeError(f"torch_params: expected a list of torch tensors, "
+                        f"got {type(torch_params).__name__}")
+    shapes = [tuple(p.shape) for p in torch_params]
+    if shapes != [p.shape for p in optimizer.params]:
+        raise ValueError(f"torch_params: expected shapes {[p.shape for p in optimizer.params]} "
+                         f"(the optimizer's parameters), got {shapes}")
     if isinstance(optimizer, zn.optim.Adam):
         h = optimizer.hyperparameters
-        return torch.optim.Adam(torch_params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
+        betas = (float(h["betas"][0]), float(h["betas"][1]))  # torch refuses ints: (0, 0.9)
+        return torch.optim.Adam(torch_params, lr=h["lr"], betas=betas, eps=h["eps"],
                                 weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
                                 foreach=False)
-    if isinstance(optimizer, zn.optim.SGD):
-        h = optimizer.hyperparameters
-        return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
-                               dampening=h["dampening"], weight_decay=h["weight_decay"],
-                               nesterov=h["nesterov"], foreach=False)
-    raise TypeError(f"optimizer: expected zeronet.optim.Adam or SGD, "
-                    f"got {type(optimizer).__name__}")
+    h = optimizer.hyperparameters
+    return torch.optim.SGD(torch_params, lr=h["lr"], momentum=h["momentum"],
+                           dampening=h["dampening"], weight_decay=h["weight_decay"],
+                           nesterov=h["nesterov"], foreach=False)

@@ -18,7 +18,7 @@ def float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     """Return ``dtype`` as a NumPy dtype, accepting only float32 and float64."""
     try:
         resolved = np.dtype(dtype)
-    except TypeError as err:
+    except (TypeError, ValueError, SyntaxError, DeprecationWarning) as err:  # np.dtype(",")...
         raise TypeError(f"{name}: expected float32 or float64, got {dtype!r}") from err
     if resolved not in FLOAT_DTYPES:
         raise TypeError(f"{name}: expected float32 or float64, got {resolved}")

@@ -26,6 +26,12 @@ class DataLoader:
     ``state_dict()`` / ``load_state_dict()`` save and restore the position in
     that sequence, also in the middle of a pass: a loader restored from a
     state continues with exactly the batches the saved one would have yielded.
+
+    Raises:
+        TypeError: naming ``x`` or ``y``, if not an ndarray with a batch axis.
+        ValueError: naming ``y`` (not as many samples as x) or ``batch_size`` (not a
+            positive integer).
+        TypeError, ValueError: naming ``seed``, if numpy cannot seed a Generator with it.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False,
@@ -40,7 +46,11 @@ class DataLoader:
         self.batch_size = positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self._rng = np.random.default_rng(seed)
+        try:
+            self._rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as err:  # -1, 1.5, "seed": numpy's message names no seed
+            raise type(err)(f"seed: expected an integer >= 0, a SeedSequence or None, "
+                            f"got {seed!r}") from err
         # The pass in progress: the generator's state before its permutation was
         # drawn and the batches yielded so far (None: no pass in progress).
         self._pass_start: dict[str, Any] | None = None

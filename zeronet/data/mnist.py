@@ -96,12 +96,14 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Gzip is detected from the magic bytes ``1f 8b``, not from the file name.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
+        OSError: naming ``path``, if it cannot be read (FileNotFoundError if it
+            does not exist, IsADirectoryError for a folder).
         ValueError: naming ``path``, for an empty file, corrupt or truncated
             gzip data, a bad magic number (for a ``*.gz`` name: neither gzip
             nor IDX), a truncated header, or a payload whose length is not the
             product of the dimensions times the item size (the header's counts
-            disagree with the body: truncated or trailing data).
+            disagree with the body: truncated or trailing data), or more
+            dimensions than numpy allows.
     """
     path = Path(path)
     data = path.read_bytes()
@@ -140,7 +142,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             f"(shape {shape}, {dtype.itemsize}-byte items), got {given}{records}"
         )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=header_bytes)
-    return array.reshape(shape).astype(dtype.newbyteorder("="))
+    try:
+        array = array.reshape(shape)
+    except ValueError as exc:  # more dimensions than numpy allows (64 in numpy 2)
+        raise ValueError(f"{path}: IDX shape {shape} not representable: {exc}") from exc
+    return array.astype(dtype.newbyteorder("="))
 
 
 def _bad_magic_message(path: Path, data: bytes, *, compressed: bool) -> str:

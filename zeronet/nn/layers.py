@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -23,6 +23,10 @@ class Linear(Module):
     i.e. W ~ U(-1/sqrt(in), 1/sqrt(in)), and b ~ U(-1/sqrt(in), 1/sqrt(in)).
     The seed's ReLU initialisation (fig. 2-10, with the fan fixed) is
     ``zeronet.init.kaiming_uniform_(layer.weight, nonlinearity="relu", rng=rng)``.
+
+    Raises:
+        ValueError: naming ``in_features`` or ``out_features``, if not a positive integer.
+        TypeError: naming ``dtype`` (not float32 or float64) or ``rng`` (not a Generator).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
@@ -44,11 +48,14 @@ class Linear(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """H = X W^T + b (eq. 1-3, in torch's weight layout).
 
-        Raises TypeError or ValueError, naming ``x``, for anything but a 2-D
-        array of the weight's dtype with ``in_features`` columns or for NaN/inf
-        in it, and ValueError if H overflows. (A NaN or inf in X always
-        reaches H, so the check runs on H, 1/in_features of the size of X.)
-        Both non-finite cases raise ``zeronet.NonFiniteValueError``, a ValueError.
+        (A NaN or inf in X always reaches H, so the check runs on H,
+        1/in_features of the size of X.)
+
+        Raises:
+            TypeError: naming ``x``, if not an ndarray of the layer's dtype.
+            ValueError: naming ``x``, if not of shape (N, in_features), if it holds NaN
+                or inf, or if H overflows; naming ``weight`` or ``bias`` if they hold NaN
+                or inf. The non-finite cases raise the subclass NonFiniteValueError.
         """
         weight = self.weight.data
         if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype == weight.dtype
@@ -79,10 +86,18 @@ class Linear(Module):
         These are eqs. 1-10 and 1-17 in matrix form. G already carries the
         loss's 1/N, so nothing is divided by N here (the seed's fig. 1-4
         divides a second time).
+
+        Raises:
+            RuntimeError: if called before ``forward``.
+            TypeError: naming ``grad_out``, if not an ndarray of the layer's dtype.
+            ValueError: naming ``grad_out``, if not of shape (N, out_features).
         """
         x = self._x
         if x is None:
             raise RuntimeError("Linear.backward called before forward")
+        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != self.weight.dtype:
+            raise TypeError(f"grad_out: expected an ndarray of dtype {self.weight.dtype}, "
+                            f"got {type(grad_out).__name__} {getattr(grad_out, 'dtype', '')}")
         if grad_out.shape != (x.shape[0], self.out_features):
             raise ValueError(f"grad_out: expected shape {(x.shape[0], self.out_features)}, "
                              f"got {grad_out.shape}")
@@ -123,7 +138,7 @@ class Linear(Module):
 class ReLU(Module):
     """max(0, x) element-wise (eq. 1-22); its derivative is 1 where x > 0, else 0.
 
-    The derivative at 0 is taken as 0, as torch does. ``backward`` returns a
+    The derivative at 0 is taken as 0, and at NaN as 1, as torch does. ``backward`` returns a
     new array and never writes into the incoming gradient (the seed's fig.
     1-8 zeroes entries of it in place).
     """
@@ -132,14 +147,32 @@ class ReLU(Module):
         self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """max(0, x), for x an ndarray of any shape.
+
+        Raises:
+            TypeError: naming ``x``, if not an ndarray of integers or floats (torch.relu
+                refuses bool and complex too).
+        """
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x: expected a numpy.ndarray, got {type(x).__name__}")
-        self._mask = x > 0
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"x: expected an integer or float dtype, got {x.dtype}")
+        self._mask, self._dtype = ~(x <= 0), x.dtype  # NaN passes the gradient, as in torch
         return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """grad_out where the input was > 0 (or NaN), else 0.
+
+        Raises:
+            RuntimeError: if called before ``forward``.
+            TypeError: naming ``grad_out``, if not an ndarray of the input's dtype.
+            ValueError: naming ``grad_out``, if not of the input's shape.
+        """
         if self._mask is None:
             raise RuntimeError("ReLU.backward called before forward")
+        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != self._dtype:
+            raise TypeError(f"grad_out: expected an ndarray of dtype {self._dtype}, "
+                            f"got {type(grad_out).__name__} {getattr(grad_out, 'dtype', '')}")
         if grad_out.shape != self._mask.shape:
             raise ValueError(f"grad_out: expected shape {self._mask.shape}, got {grad_out.shape}")
         return grad_out * self._mask if input_grad else None
@@ -156,7 +189,15 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
     order from the one ``rng``, so the draws are those of writing the layers
     out by hand; pass a Linear subclass, or a factory that re-initialises the
     layer it builds, to change a layer's formulas or initialisation.
+
+    Raises:
+        ValueError: naming ``sizes`` (fewer than 2 widths) or ``sizes[i]`` (not a
+            positive integer).
+        TypeError: naming ``sizes`` (not a sequence), ``dtype`` (not float32 or float64)
+            or ``rng`` (not a Generator).
     """
+    if not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes: expected a sequence of widths, got {type(sizes).__name__}")
     sizes = [positive_int(size, f"sizes[{i}]") for i, size in enumerate(sizes)]
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least 2 widths (input and output), got {sizes}")

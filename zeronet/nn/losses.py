@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeronet._checks import finite, float_array
+from zeronet._checks import FLOAT_DTYPES, finite, float_array
 
 REDUCTIONS = ("mean", "sum")
 #: Rows up to this long are reduced over a column-major copy in log_softmax.
@@ -16,7 +16,7 @@ SHORT_ROW = 64
 
 
 def _reduction(value: str) -> str:
-    if value not in REDUCTIONS:
+    if not isinstance(value, str) or value not in REDUCTIONS:  # an array: ambiguous truth
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {value!r}")
     return value
 
@@ -26,6 +26,9 @@ class MSELoss:
 
     dL/dy_hat = 2 (y_hat - y) / (N*D); with ``reduction="sum"`` the divisor
     is dropped. (The seed's eq. 1-25 writes a sum of squares instead.)
+
+    Raises:
+        ValueError: naming ``reduction``, if not "mean" or "sum".
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -33,6 +36,14 @@ class MSELoss:
         self._diff: np.ndarray | None = None
 
     def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
+        """The loss of ``output`` against ``target`` (same shape and float dtype).
+
+        Raises:
+            TypeError: naming ``output`` or ``target``, if not a float32/float64 ndarray
+                (``target`` in the output's dtype).
+            ValueError: naming ``output`` (empty, or NaN/inf) or ``target`` (another
+                shape, or NaN/inf).
+        """
         float_array(output, "output")
         if output.size == 0:
             raise ValueError(f"output: expected at least one element, got shape {output.shape}")
@@ -48,7 +59,7 @@ class MSELoss:
         if self._diff is None:
             raise RuntimeError("MSELoss.backward called before the loss was computed")
         scale = 2.0 / self._diff.size if self.reduction == "mean" else 2.0
-        return scale * self._diff
+        return np.asarray(scale * self._diff)  # a 0-d output: a 0-d array, not a numpy scalar
 
     def __repr__(self) -> str:
         return f"MSELoss(reduction={self.reduction!r})"
@@ -62,15 +73,26 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     pay a fixed cost per row: for rows of at most ``SHORT_ROW`` entries the
     maximum runs over a column-major copy (one long loop per class), and the
     sum is always a matrix-vector product with ones.
+
+    As in torch, an entry whose z - max(z) is below the float range is -inf, and NaN or
+    +inf in a row make it NaN.
+
+    Raises:
+        TypeError: naming ``logits``, if not a float32 or float64 ndarray.
+        ValueError: naming ``logits``, if it is 0-d or its last axis is empty.
     """
-    if not isinstance(logits, np.ndarray) or logits.ndim == 0:
-        raise TypeError(f"logits: expected a numpy.ndarray with at least one axis, "
-                        f"got {type(logits).__name__} {getattr(logits, 'shape', '')}")
+    if not isinstance(logits, np.ndarray) or logits.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"logits: expected a float32 or float64 ndarray, "
+                        f"got {type(logits).__name__} {getattr(logits, 'dtype', '')}")
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits: expected a last axis of at least one class, "
+                         f"got shape {logits.shape}")
     c = logits.shape[-1]
     rows = logits.reshape(-1, c) if logits.ndim != 2 else logits
     columns_first = np.asfortranarray(rows) if c <= SHORT_ROW < rows.shape[0] else rows
-    shifted = rows - columns_first.max(axis=1, keepdims=True)
-    shifted -= np.log(np.exp(shifted) @ np.ones((c, 1), dtype=rows.dtype))
+    with np.errstate(over="ignore", invalid="ignore"):  # -inf, or NaN from NaN/inf: as torch
+        shifted = rows - columns_first.max(axis=1, keepdims=True)
+        shifted -= np.log(np.exp(shifted) @ np.ones((c, 1), dtype=rows.dtype))
     return shifted.reshape(logits.shape)
 
 
@@ -88,6 +110,9 @@ class CrossEntropyLoss:
     log softmax(z_n) at each target, and the gradient is softmax(z) / N with
     1/N subtracted at each target; one-hot rows give the same bits.
     ``reduction="sum"`` drops the 1/N.
+
+    Raises:
+        ValueError: naming ``reduction``, if not "mean" or "sum".
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -95,6 +120,15 @@ class CrossEntropyLoss:
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, logits: np.ndarray, target: np.ndarray) -> float:
+        """The loss of ``logits`` (N, C) against class indices (N,) or probabilities (N, C).
+
+        Raises:
+            TypeError: naming ``logits`` (not a float32/float64 ndarray) or ``target``
+                (not an ndarray, indices not of an integer dtype, probabilities not in
+                the logits' dtype).
+            ValueError: naming ``logits`` (not 2-D, N or C zero, NaN/inf) or ``target``
+                (wrong shape, an index outside [0, C-1], NaN/inf probabilities).
+        """
         float_array(logits, "logits", ndim=2)
         n, c = logits.shape
         if n == 0 or c == 0:

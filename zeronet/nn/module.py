@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from zeronet._checks import float_array
+from zeronet._checks import FLOAT_DTYPES, float_array
 
 
 class Parameter:
@@ -18,11 +18,17 @@ class Parameter:
 
     ``grad`` is None until the first backward pass writes it, and backward
     passes add into it (``+=``), exactly as ``torch.Tensor.grad`` behaves.
+
+    Raises:
+        TypeError: naming ``data``, if it is not a float32 or float64 ndarray.
     """
 
     __slots__ = ("data", "grad")
 
     def __init__(self, data: np.ndarray) -> None:
+        if not isinstance(data, np.ndarray) or data.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"data: expected a float32 or float64 ndarray, "
+                            f"got {type(data).__name__} {getattr(data, 'dtype', '')}")
         self.data = data
         self.grad: np.ndarray | None = None
 
@@ -38,7 +44,18 @@ class Parameter:
         """Add ``grad`` into ``self.grad``; the first call takes ``grad`` itself.
 
         Callers pass a freshly computed array they do not reuse.
+
+        Raises:
+            TypeError: naming ``grad``, if not an ndarray of the parameter's dtype.
+            ValueError: naming ``grad``, if not of the parameter's shape (never broadcast).
         """
+        data = self.data
+        if not (isinstance(grad, np.ndarray) and grad.dtype == data.dtype
+                and grad.shape == data.shape):
+            if not isinstance(grad, np.ndarray) or grad.dtype != data.dtype:
+                raise TypeError(f"grad: expected an ndarray of dtype {data.dtype}, "
+                                f"got {type(grad).__name__} {getattr(grad, 'dtype', '')}")
+            raise ValueError(f"grad: expected shape {data.shape}, got {grad.shape}")
         if self.grad is None:
             self.grad = grad
         else:
@@ -103,6 +120,12 @@ class Module:
         anything ``np.asarray`` accepts (CPU torch tensors included). Every
         value is checked before any parameter is written, so a bad state
         dict leaves the model untouched.
+
+        Raises:
+            TypeError: naming ``state_dict`` (not a mapping) or ``state_dict[key]`` (not
+                an array of a float dtype, e.g. a ragged list or a tensor requiring grad).
+            ValueError: naming ``state_dict`` (keys differ) or ``state_dict[key]`` (shape
+                differs, or NaN/inf).
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of name -> array, "
@@ -115,14 +138,20 @@ class Module:
                              f"missing {missing}, unexpected {unexpected}")
         arrays = {}
         for name, p in params.items():
-            value = np.asarray(state_dict[name])
+            try:
+                value = np.asarray(state_dict[name])
+            except (TypeError, ValueError, RuntimeError) as err:  # ragged lists, grad tensors
+                raise TypeError(f"state_dict[{name!r}]: expected an array, got "
+                                f"{type(state_dict[name]).__name__} ({err})") from err
             if value.shape != p.shape:
                 raise ValueError(f"state_dict[{name!r}]: expected shape {p.shape}, "
                                  f"got {value.shape}")
             if value.dtype.kind != "f":
                 raise TypeError(f"state_dict[{name!r}]: expected a float array, "
                                 f"got dtype {value.dtype}")
-            arrays[name] = float_array(value.astype(p.dtype, copy=False), f"state_dict[{name!r}]")
+            with np.errstate(over="ignore"):  # 1e300 into float32: inf, refused just below
+                cast = value.astype(p.dtype, copy=False)
+            arrays[name] = float_array(cast, f"state_dict[{name!r}]")
         for name, p in params.items():
             np.copyto(p.data, arrays[name])
 
@@ -137,6 +166,9 @@ class Sequential(Module):
     """Layers applied in order; ``backward`` runs them in reverse (seed fig. 1-12).
 
     Parameter names are ``"<index>.<name>"``, as in ``torch.nn.Sequential``.
+
+    Raises:
+        TypeError: naming ``layers[i]``, if it is not a zeronet Module.
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -147,6 +179,11 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Each layer applied to the previous one's output.
+
+        Raises:
+            TypeError, ValueError: what a layer raises for its input, naming ``x``.
+        """
         for layer in self.layers:
             x = layer.forward(x)
         return x

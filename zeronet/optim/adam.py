@@ -16,8 +16,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start <- start + weight * (end - start), rounded as ``torch.lerp`` rounds.
 
     torch evaluates the form anchored at the nearer end point, so the result
-    matches it bit for bit on either side of weight = 0.5.
+    matches it bit for bit on either side of weight = 0.5; and it first rounds the
+    weight to the tensor's dtype, so 1 - weight is float32 arithmetic for float32.
     """
+    weight = start.dtype.type(weight)
     if abs(weight) < 0.5:
         start += weight * (end - start)
     else:
@@ -39,6 +41,13 @@ class Adam(Optimizer):
     This is the seed's update of section 2.1.3 (m' = m / (1 - beta1^t),
     v' = v / (1 - beta2^t), p <- p - lr m' / (sqrt(v') + eps)) rearranged as
     torch does; the seed's code (fig. 2-9) drops the ^t.
+
+    Raises:
+        ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite
+            number > 0), ``betas`` (not a pair) or ``betas[i]`` (not in [0, 1)), ``eps``
+            or ``weight_decay`` (not a finite number >= 0).
+        TypeError: naming ``params`` (not an iterable of Parameter), ``params[i]`` (not a
+            Parameter) or ``amsgrad`` (not a bool).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
@@ -52,16 +61,17 @@ class Adam(Optimizer):
     @staticmethod
     def check_hyperparameters(*, lr: float, betas: tuple[float, float], eps: float,
                               weight_decay: float, amsgrad: bool) -> dict[str, Any]:
-        positive(lr, "lr")
+        # kept as the Python floats the checks return: np.float32 betas or lr would make
+        # 1 - beta^t, its square root and lr / (1 - beta1^t) float32 arithmetic
+        lr = positive(lr, "lr")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
-        unit_interval(betas[0], "betas[0]")
-        unit_interval(betas[1], "betas[1]")
-        non_negative(eps, "eps")
-        non_negative(weight_decay, "weight_decay")
+        betas = (unit_interval(betas[0], "betas[0]"), unit_interval(betas[1], "betas[1]"))
+        eps = non_negative(eps, "eps")
+        weight_decay = non_negative(weight_decay, "weight_decay")
         if not isinstance(amsgrad, bool):
             raise TypeError(f"amsgrad: expected a bool, got {amsgrad!r}")
-        return {"lr": lr, "betas": tuple(betas), "eps": eps,
+        return {"lr": lr, "betas": betas, "eps": eps,
                 "weight_decay": weight_decay, "amsgrad": amsgrad}
 
     def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from zeronet._checks import float_array
 from zeronet.nn.module import Parameter, zero_grads
 from zeronet.optim.flat import FlatParameters
 
@@ -37,6 +38,9 @@ class Optimizer:
     hyperparameters: dict[str, Any]
 
     def __init__(self, params: Iterable[Parameter], *, flat: bool = True) -> None:
+        if not isinstance(params, Iterable):
+            raise TypeError(f"params: expected an iterable of Parameter, "
+                            f"got {type(params).__name__}")
         self.params = list(params)
         if not self.params:
             raise ValueError("params: expected a non-empty iterable of Parameter, got none")
@@ -55,7 +59,18 @@ class Optimizer:
         self._flat_state: dict[str, Any] | None = {} if flat else None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient; skip those whose grad is None."""
+        """Update every parameter that has a gradient; skip those whose grad is None.
+
+        Raises:
+            TypeError: naming ``params[i].grad``, if not an ndarray of the parameter's dtype.
+            ValueError: naming ``params[i].grad``, if not of the parameter's shape.
+        """
+        for i, param in enumerate(self.params):
+            grad = param.grad
+            if grad is not None and not (isinstance(grad, np.ndarray)
+                                         and grad.dtype == param.data.dtype
+                                         and grad.shape == param.data.shape):
+                self._reject_grad(i, param, grad)
         if self._flat_state is not None:
             grad = self._flat.gather_grads()
             if grad is not None:
@@ -65,6 +80,14 @@ class Optimizer:
         for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
                 self._update(p.data, p.grad, state)
+
+    @staticmethod
+    def _reject_grad(i: int, param: Parameter, grad: object) -> None:
+        if not isinstance(grad, np.ndarray) or grad.dtype != param.dtype:
+            raise TypeError(f"params[{i}].grad: expected an ndarray of dtype {param.dtype}, "
+                            f"got {type(grad).__name__} {getattr(grad, 'dtype', '')}")
+        raise ValueError(f"params[{i}].grad: expected shape {param.shape} "
+                         f"(never broadcast), got {grad.shape}")
 
     def _flat_step(self, grad: np.ndarray) -> None:
         flat, state = self._flat, self._flat_state
@@ -105,7 +128,16 @@ class Optimizer:
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore what ``state_dict()`` returned; checked whole before anything is set."""
+        """Restore what ``state_dict()`` returned; checked whole before anything is set.
+
+        Raises:
+            ValueError: naming the part of ``state_dict`` at fault (``state_dict``,
+                ``state_dict['param_groups'][0]``, ``state_dict['state'][i][key]``...):
+                keys, indices or shapes that differ, a step count that is not an
+                integer >= 0, NaN/inf in a state array; or the hyper-parameter at fault.
+            TypeError: naming the part of ``state_dict`` that is not a mapping, or a
+                state array that is not of a float dtype.
+        """
         if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict: expected a mapping with keys 'state' and "
                              f"'param_groups', got {state_dict!r:.200}")
@@ -130,7 +162,8 @@ class Optimizer:
                             f"got {type(states).__name__}")
         new_state: list[dict[str, Any]] = [{} for _ in self.params]
         for index, entry in states.items():
-            if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.params):
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                    or not 0 <= index < len(self.params):
                 raise ValueError(f"state_dict['state']: expected indices "
                                  f"0..{len(self.params) - 1}, got {index!r}")
             new_state[index] = self._checked_state(self.params[index], entry, index, hyper)
@@ -173,13 +206,21 @@ class Optimizer:
         checked = {}
         for key, is_array in expected.items():
             value = entry[key]
-            if not is_array:
-                checked[key] = copy.deepcopy(value)
+            if not is_array:  # a step count
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                        or value < 0:
+                    raise ValueError(f"{where}[{key!r}]: expected an integer >= 0, "
+                                     f"got {value!r}")
+                checked[key] = int(value)
                 continue
             if not isinstance(value, np.ndarray) or value.shape != param.shape:
                 raise ValueError(f"{where}[{key!r}]: expected an ndarray of shape {param.shape}, "
                                  f"got {type(value).__name__} {getattr(value, 'shape', '')}")
-            checked[key] = value.astype(param.dtype, copy=True)
+            if value.dtype.kind != "f":
+                raise TypeError(f"{where}[{key!r}]: expected a float array, got {value.dtype}")
+            with np.errstate(over="ignore"):  # 1e300 into float32: inf, refused just below
+                cast = value.astype(param.dtype, copy=True)
+            checked[key] = float_array(cast, f"{where}[{key!r}]")
         return checked
 
     def __repr__(self) -> str:
