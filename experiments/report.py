@@ -17,6 +17,7 @@ import datetime as _dt
 import json
 import math
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from experiments import ablation as abl
 from experiments import bench, figures
 from experiments.configs import INIT_DESCRIPTIONS, RUNS, SEED_RESULTS, RunConfig, quick
 from experiments.datasets import mnist_dataset, sine_dataset
+from experiments.interrupts import signals_recorded
 from experiments.loop import Dataset, History, RunResult, max_abs, train
 from experiments.machine import describe
 from experiments.models import build_model, build_trainer
@@ -77,15 +79,21 @@ def atomic_directory(out: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``out``; on success it replaces ``out``.
 
     On any exception the temporary directory is removed and ``out`` is left
-    untouched. The swap is two renames on one file system; the old report is
-    deleted only after the new one is in place.
+    untouched; so it is after a Ctrl-C whose KeyboardInterrupt Python lost
+    (see :mod:`experiments.interrupts`). The swap is two renames on one
+    file system; the old report is deleted only after the new one is in place.
     """
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the report is not
-        yield tmp
+        with signals_recorded() as received:
+            yield tmp
+        if signal.SIGINT in received:
+            raise KeyboardInterrupt("Ctrl-C during the run (its KeyboardInterrupt was lost)")
+        if received:
+            raise SystemExit(128 + received[0])
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

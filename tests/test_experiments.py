@@ -7,6 +7,7 @@ $ZERONET_DATA_DIR is set.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -246,31 +248,96 @@ QUICK_REPORT = [sys.executable, "-m", "zeronet.cli", "report", "--quick", "--no-
                 "--jobs", "1", "--quiet", "--out", "reports"]
 
 
-def test_ctrl_c_during_a_report_leaves_the_previous_one_and_no_temp_dir(tmp_path: Path) -> None:
-    out = tmp_path / "reports"
-    out.mkdir()
-    (out / "report.md").write_text("previous report\n")
-    child = subprocess.Popen(QUICK_REPORT, cwd=tmp_path, env=_cli_env(), text=True,
+def _interrupted_quick_report(cwd: Path) -> tuple[int, str]:
+    """Start a quick report in ``cwd``, send SIGINT once it is writing; (status, stderr)."""
+    child = subprocess.Popen(QUICK_REPORT, cwd=cwd, env=_cli_env(), text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not list(tmp_path.glob(".reports.tmp-*/figures")):  # the run is writing
+        while not list(cwd.glob(".reports.tmp-*/figures")):  # the run is writing
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline
-            time.sleep(0.01)
+            time.sleep(0.005)
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert child.returncode == 130, err
+    return child.returncode, err
+
+
+def test_ctrl_c_during_a_report_leaves_the_previous_one_and_no_temp_dir(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.md").write_text("previous report\n")
+    for _ in range(3):  # a run that finished before the signal arrived proves nothing: again
+        status, err = _interrupted_quick_report(tmp_path)
+        if not (status == 0 and "zeronet report: wrote" in err):
+            break
+    # 130, or killed by SIGINT when the interrupt passed through C code that re-raises it
+    # at exit (CPython's unhandled_keyboard_interrupt); a shell shows 130 for both.
+    assert status in (130, -signal.SIGINT), err
     assert err.splitlines()[-1] == ("zeronet report: interrupted; the previous report in "
                                     "reports is unchanged")
     assert "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["reports"]
     assert [p.name for p in out.iterdir()] == ["report.md"]
     assert (out / "report.md").read_text() == "previous report\n"
+
+
+def _previous_report(tmp_path: Path) -> Path:
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "report.md").write_text("previous report\n")
+    return out
+
+
+def _assert_previous_report_kept(out: Path) -> None:
+    assert [p.name for p in out.parent.iterdir()] == ["reports"]
+    assert (out / "report.md").read_text() == "previous report\n"
+
+
+def test_a_ctrl_c_whose_exception_a_library_dropped_still_keeps_the_previous_report(
+        tmp_path: Path) -> None:
+    out = _previous_report(tmp_path)
+
+    def write_report_while_a_library_swallows_a_ctrl_c() -> None:
+        with report_module.atomic_directory(out) as tmp:
+            (tmp / "report.md").write_text("new report\n")
+            with contextlib.suppress(KeyboardInterrupt):  # the SIGINT handler runs in here
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    with pytest.raises(KeyboardInterrupt, match="its KeyboardInterrupt was lost"):
+        write_report_while_a_library_swallows_a_ctrl_c()
+    _assert_previous_report_kept(out)
+
+
+def test_a_ctrl_c_dropped_in_a_weakref_callback_is_raised_again_at_once(tmp_path: Path) -> None:
+    out = _previous_report(tmp_path)
+
+    class Thing:
+        pass
+
+    def callback(ref: object) -> None:  # Python reports and drops what this raises
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    refs = []
+
+    def write_report_while_a_weakref_callback_gets_a_ctrl_c() -> None:
+        with report_module.atomic_directory(out):
+            thing = Thing()
+            refs.append(weakref.ref(thing, callback))
+            del thing  # the callback runs now
+            time.sleep(5)  # the resent interrupt ends this at once
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt) as info:
+        write_report_while_a_weakref_callback_gets_a_ctrl_c()
+    assert time.monotonic() - started < 2
+    assert info.value.args == ()  # not the end-of-run check's KeyboardInterrupt
+    assert refs[0]() is None
+    _assert_previous_report_kept(out)
 
 
 def test_keyboard_interrupt_mid_run_leaves_the_previous_report(

@@ -100,6 +100,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, loader: DataLoader, *
         resume: first restore model, optimizer, loader and counters from
             ``checkpoint`` (which must exist); ``epochs`` and ``max_steps``
             count from the start of the original run.
+        max_steps: stop after this many optimizer steps in total, also in
+            the middle of an epoch (a resumed run finishes that epoch).
         on_epoch: called as ``on_epoch(epoch, mean_batch_loss)`` after each epoch.
 
     Raises:
