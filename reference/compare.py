@@ -354,7 +354,10 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
     The loss is compared as a 0-d array in the model's dtype.
 
     Raises:
-        TypeError: naming ``forward_backward``, if it returns something else.
+        TypeError: naming ``forward_backward``, if it returns something else (grads not
+            a mapping, a loss that is no number, entries that are no arrays).
+        ValueError: naming ``forward_backward``, if its grads have other names than the
+            model's parameters.
     """
     params = {k: to_numpy(v) for k, v in torch_model.state_dict().items()}
     result = forward_backward(params, x, target)
@@ -365,7 +368,14 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
     output, loss, grads, grad_x = result if len(result) == 4 else (None, *result)
     expected = torch_forward_backward(torch_model, x, target, loss_fn)
     dtype = expected["loss"].dtype
-    actual: dict[str, ArrayLike] = {"loss": np.asarray(loss, dtype=dtype)}
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"forward_backward: expected grads to be a mapping of name -> array, "
+                        f"got {type(grads).__name__}")
+    try:
+        actual: dict[str, ArrayLike] = {"loss": np.asarray(loss, dtype=dtype)}
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"forward_backward: expected a number for the loss, "
+                        f"got {loss!r:.80}") from err
     if output is not None:
         actual["output"] = output
     else:
@@ -375,7 +385,10 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
         actual["grad_x"] = grad_x
     else:
         del expected["grad_x"]
-    return compare(actual, expected)
+    try:
+        return compare(actual, expected)
+    except (TypeError, ValueError) as err:  # other gradient names, or no arrays
+        raise type(err)(f"forward_backward: returned {err}") from err
 
 
 def _state_value(value: Any) -> np.ndarray:

@@ -35,6 +35,7 @@ from test_fuzz import (
 import zeronet as zn
 from reference import (
     assert_close,
+    compare_gradients,
     compare_optimizer,
     default_tolerance,
     from_torch,
@@ -44,7 +45,7 @@ from reference.compare import compare
 
 COMPARABLE_KINDS = "fiub"  # what default_tolerance has a tolerance for
 
-tolerances = mostly(st.one_of(st.none(), st.floats(0, 1), st.just(0)), st.sampled_from(
+tolerances = st.one_of(st.none(), st.floats(0, 1), st.just(0), st.sampled_from(
     [-1e-9, math.nan, "1e-6", [1e-6], 1j, True]))
 
 
@@ -264,3 +265,54 @@ def test_compare_optimizer_names_gradients_with_other_keys(keys: list[str], step
         assert_documented(outcome, compare_optimizer, "grads[0]")
         return
     assert_returned(outcome, "compare_optimizer").check()  # the same plain SGD: close
+
+
+def linear_forward_backward(params: dict[str, np.ndarray], x: np.ndarray,
+                            target: np.ndarray) -> tuple:
+    """A correct MSE forward and backward pass of one Linear layer, by hand."""
+    out = x @ params["0.weight"].T + params["0.bias"]
+    g = 2 * (out - target) / out.size
+    grads = {"0.weight": g.T @ x, "0.bias": g.sum(axis=0)}
+    return out, float(np.mean((out - target) ** 2)), grads, g @ params["0.weight"]
+
+
+#: What a user's forward_backward may return instead of (output, loss, grads, grad_x).
+RETURNS = ("right", "three", "no grad_x", "no output", "two", "list", "grads list",
+           "grads keys", "grads shape", "loss text", "loss array", "wrong value")
+
+
+@FUZZ
+@given(kind=st.sampled_from(RETURNS), seed=seeds)
+def test_compare_gradients_reports_or_names_forward_backward(kind: str, seed: int) -> None:
+    """A report whose check() passes for a right pass and raises AssertionError (naming the
+    tensor) for a wrong one; for a result of the wrong form, an error naming
+    forward_backward."""
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2)).double()
+    rng = np.random.default_rng(seed)
+    x, target = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+
+    def forward_backward(params: dict[str, np.ndarray], x: np.ndarray, target: np.ndarray):
+        out, loss, grads, grad_x = linear_forward_backward(params, x, target)
+        return {"right": (out, loss, grads, grad_x), "three": (loss, grads, grad_x),
+                "no grad_x": (out, loss, grads, None), "no output": (None, loss, grads, grad_x),
+                "two": (loss, grads), "list": [out, loss, grads, grad_x],
+                "grads list": (loss, list(grads.values()), grad_x),
+                "grads keys": (loss, {"weight": grads["0.weight"]}, grad_x),
+                "grads shape": (loss, {**grads, "0.bias": grads["0.bias"][:1]}, grad_x),
+                "loss text": ("loss", grads, grad_x), "loss array": (out, grads, grad_x),
+                "wrong value": (loss, {**grads, "0.bias": grads["0.bias"] + 1}, grad_x),
+                }[kind]
+
+    outcome = run(compare_gradients, forward_backward, net, x, target, torch.nn.MSELoss())
+    if kind in ("two", "list", "grads list", "grads keys", "loss text"):
+        assert_documented(outcome, compare_gradients, "forward_backward")
+        return
+    report = assert_returned(outcome, "compare_gradients")
+    checked = run(report.check)
+    if kind in ("grads shape", "wrong value", "loss array"):
+        assert isinstance(checked, Raised), "a wrong gradient passed"
+        assert isinstance(checked.error, AssertionError), checked.describe()
+        assert ("loss" if kind == "loss array" else "grad[0.bias]") in str(checked.error)
+    else:
+        assert_returned(checked, "Report.check")
