@@ -24,6 +24,8 @@ from experiments import bench_cases as cases
 from experiments.bench_cases import Twin
 
 ROUND_SECONDS = 0.02
+#: The batch size of the scaling study's width series (one of the batch series' sizes).
+WIDTH_SERIES_BATCH = 1024
 #: Targets of issue 4, each a ratio of medians from one run.
 TARGETS = {
     "mnist_floor": 1.15,  # MNIST epoch: zeronet / floor at most this, float64 and float32
@@ -124,8 +126,9 @@ def run(plan: Plan = Plan(), *, threads: int = 1,
     scaling = []
     for dtype in plan.dtypes:
         say(f"{dtype}: scaling")
-        points = [{"batch": b, "width": 16} for b in plan.batches]
-        points += [{"batch": 1000, "width": w} for w in plan.widths]
+        points = [{"batch": b, "width": cases.SCALING_WIDTHS[0]} for b in plan.batches]
+        points += [{"batch": WIDTH_SERIES_BATCH, "width": w} for w in plan.widths
+                   if {"batch": WIDTH_SERIES_BATCH, "width": w} not in points]
         scaling += [measure(cases.scaling_twin(dtype, **point), plan.scaling_rounds, timer=timer,
                             round_seconds=plan.round_seconds) for point in points]
     return {"plan": plan.__dict__ | {"batches": list(plan.batches), "widths": list(plan.widths),

@@ -295,7 +295,7 @@ def scaling(points: Sequence[dict[str, Any]], machine: str, path: Path) -> Path:
         fig, axes = _figure(1, 2, figsize=(11, 4.2))
         for ax, (axis, fixed, label) in zip(
                 axes, (("batch", {"width": 16}, "batch size (hidden width 16)"),
-                       ("width", {"batch": 1000}, "hidden width (batch 1000)")), strict=True):
+                       ("width", {"batch": 1024}, "hidden width (batch 1024)")), strict=True):
             for dtype, color in dtype_color.items():
                 chosen = sorted((p for p in points if p["dtype"] == dtype
                                  and all(p[k] == v for k, v in fixed.items())),
