@@ -283,7 +283,11 @@ def _section_bench(results: dict[str, Any]) -> str:
            "(most of the arithmetic). *Sine epoch / full run*: the same Adam steps written as "
            "straight-line NumPy with no classes, checks or needless temporaries, parameters "
            "and Adam state in flat buffers; for 16-unit layers the cost is the number of NumPy "
-           "calls, so this is about the least any NumPy implementation pays.\n"]
+           "calls, so this is about the least any NumPy implementation pays. On this shared "
+           "2-core machine the MNIST ratios move by about 0.05-0.1 between runs and between "
+           "harnesses (pytest-benchmark, which times the roles one after another, reads "
+           "higher; see benchmarks/README.md), so a ratio within that distance of its "
+           "target is a borderline result, not a firm one.\n"]
     for dtype in plan["dtypes"]:
         run = next((r for r in b["rows"] if r["group"] == "run" and r["dtype"] == dtype), None)
         if run and "floor" in run["total"]:
