@@ -344,11 +344,15 @@ def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
     return epoch
 
 
-def sine_epoch_twin(dtype: str, optimizer: str = "adam") -> Twin:
-    """One epoch of the seed's sine run: 10 shuffled batches of 100, a training step each."""
-    x, y = sine_data(dtype)
-    net = build_net(SINE_SIZES, dtype, optimizer, 1e-3)
-    z_loader, t_loader = epoch_loaders(x, y, SINE_BATCH), epoch_loaders(x, y, SINE_BATCH)
+def epoch_twin(name: str, dtype: str, net: Net, x: np.ndarray, y: np.ndarray, batch: int,
+               floors: dict[str, Callable[[], object]],
+               info: dict[str, object] | None = None) -> Twin:
+    """One epoch of training steps over shuffled batches, each framework with its own loader.
+
+    Both loaders are seeded alike, so both frameworks see the same batches in
+    the same order; the check runs one epoch in each and compares.
+    """
+    z_loader, t_loader = epoch_loaders(x, y, batch), epoch_loaders(x, y, batch)
 
     def z() -> None:
         for xb, yb in z_loader:
@@ -362,9 +366,16 @@ def sine_epoch_twin(dtype: str, optimizer: str = "adam") -> Twin:
         z()
         t()
         net.check(dtype)
+    return Twin(name, "epoch", dtype, z, t, check, floors, info or {})
+
+
+def sine_epoch_twin(dtype: str, optimizer: str = "adam") -> Twin:
+    """One epoch of the seed's sine run: 10 shuffled batches of 100, a training step each."""
+    x, y = sine_data(dtype)
+    net = build_net(SINE_SIZES, dtype, optimizer, 1e-3)
     floors = {"floor": sine_floor(x, y, net)} if optimizer == "adam" else {}
-    return Twin(f"sine epoch (10 batches of 100, {optimizer.upper()})", "epoch", dtype, z, t,
-                check, floors)
+    return epoch_twin(f"sine epoch (10 batches of 100, {optimizer.upper()})", dtype, net, x, y,
+                      SINE_BATCH, floors)
 
 
 def mnist_floor(x: np.ndarray, net: Net, *, every_product: bool) -> Callable[[], None]:
@@ -405,25 +416,10 @@ def mnist_epoch_twin(dtype: str) -> Twin:
     """One epoch of the seed's MNIST run (60 shuffled batches of 1000, Adam), with its floors."""
     x, y, source = mnist_data(dtype)
     net = build_net(MNIST_SIZES, dtype, "adam", 1e-3)
-    z_loader = epoch_loaders(x, y, MNIST_BATCH)
-    t_loader = epoch_loaders(x, y, MNIST_BATCH)
-
-    def z() -> None:
-        for xb, yb in z_loader:
-            net.zeronet_step(xb, yb)
-
-    def t() -> None:
-        for xb, yb in t_loader:
-            net.torch_step(xb, yb)
-
-    def check() -> None:
-        z()
-        t()
-        net.check(dtype)
     floors = {"floor": mnist_floor(x, net, every_product=True),
               "floor (784-wide products)": mnist_floor(x, net, every_product=False)}
-    return Twin("MNIST epoch (60 batches of 1000, Adam)", "epoch", dtype, z, t, check, floors,
-                {"data": source})
+    return epoch_twin("MNIST epoch (60 batches of 1000, Adam)", dtype, net, x, y, MNIST_BATCH,
+                      floors, {"data": source})
 
 
 def sine_run_twin(dtype: str, epochs: int) -> Twin:
