@@ -47,11 +47,13 @@ class Plan:
     round_seconds: float = ROUND_SECONDS
     dtypes: Sequence[str] = ("float64", "float32")
     large: bool = True  # the operations on 4096-row arrays
+    profile_epochs: int = 3  # epochs of the MNIST stage profile
 
 
 #: A smoke run (seconds, not minutes): float64 only, small shapes, few rounds.
 QUICK = Plan(rounds=3, epoch_rounds=2, sine_epochs=20, batches=(1, 1024), widths=(16, 128),
-             scaling_rounds=2, round_seconds=0.002, dtypes=("float64",), large=False)
+             scaling_rounds=2, round_seconds=0.002, dtypes=("float64",), large=False,
+             profile_epochs=1)
 
 
 def clock(threads: int) -> Callable[[], float]:
@@ -121,7 +123,7 @@ def run(plan: Plan = Plan(), *, threads: int = 1,
         rows.append(measure(cases.sine_run_twin(dtype, plan.sine_epochs), plan.sine_epochs,
                             timer=timer, calls=1, total=True))
     say("profile of the zeronet MNIST epoch")
-    profiles = {dtype: epoch_profile(dtype, epochs=1 if plan is QUICK else 3, timer=timer)
+    profiles = {dtype: epoch_profile(dtype, epochs=plan.profile_epochs, timer=timer)
                 for dtype in plan.dtypes}
     scaling = []
     for dtype in plan.dtypes:
