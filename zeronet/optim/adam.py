@@ -42,12 +42,16 @@ class Adam(Optimizer):
     v' = v / (1 - beta2^t), p <- p - lr m' / (sqrt(v') + eps)) rearranged as
     torch does; the seed's code (fig. 2-9) drops the ^t.
 
+    ``flat=True`` (the default) runs the update once over all parameters laid
+    out in one buffer, ``flat=False`` once per parameter; the numbers are the
+    same (see :class:`~zeronet.optim.optimizer.Optimizer`).
+
     Raises:
         ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite
             number > 0), ``betas`` (not a pair) or ``betas[i]`` (not in [0, 1)), ``eps``
             or ``weight_decay`` (not a finite number >= 0).
         TypeError: naming ``params`` (not an iterable of Parameter), ``params[i]`` (not a
-            Parameter) or ``amsgrad`` (not a bool).
+            Parameter), ``amsgrad`` or ``flat`` (not a bool).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,

@@ -25,12 +25,16 @@ class SGD(Optimizer):
 
     With momentum = 0 this is the seed's eq. 1-6 / fig. 1-6: p <- p - lr * g.
 
+    ``flat=True`` (the default) runs the update once over all parameters laid
+    out in one buffer, ``flat=False`` once per parameter; the numbers are the
+    same (see :class:`~zeronet.optim.optimizer.Optimizer`).
+
     Raises:
         ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite
             number > 0), ``momentum``, ``dampening`` or ``weight_decay`` (not a finite
             number >= 0) or ``nesterov`` (without momentum, or with dampening).
         TypeError: naming ``params`` (not an iterable of Parameter), ``params[i]`` (not a
-            Parameter) or ``nesterov`` (not a bool).
+            Parameter), ``nesterov`` or ``flat`` (not a bool).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0,
