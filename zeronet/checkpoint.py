@@ -20,11 +20,9 @@ of them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -33,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from zeronet._files import atomic_file
 from zeronet.data.loader import DataLoader
 from zeronet.nn.module import Module
 from zeronet.optim.optimizer import Optimizer
@@ -98,27 +97,12 @@ def _optimizer_meta(optimizer: Optimizer, arrays: dict[str, np.ndarray]) -> dict
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez into a temporary file beside ``path``, fsync, then os.replace onto ``path``."""
+    """np.savez into ``path``, whole or not at all (see :func:`zeronet._files.atomic_file`)."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"{path}: directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=directory)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable, where supported
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    with atomic_file(path) as file:
+        np.savez(file, **arrays)
 
 
 def load_checkpoint(path: str | os.PathLike[str], model: Module,

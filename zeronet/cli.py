@@ -25,6 +25,7 @@ from typing import NoReturn
 import numpy as np
 
 import zeronet as zn
+from zeronet._files import atomic_file
 
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 REPORT_REQUIREMENTS = ("torch", "matplotlib")
@@ -262,25 +263,12 @@ def bench(args: argparse.Namespace, argv: Sequence[str], *, console: bool = Fals
                          progress=lambda step: print(f"zeronet bench: {step}", file=sys.stderr))
     print(engine.text(results), end="", flush=True)
     if args.json is not None:
-        _write_atomically(args.json, json.dumps(results, indent=1, default=str) + "\n")
+        with atomic_file(args.json) as file:
+            file.write((json.dumps(results, indent=1, default=str) + "\n").encode())
     if args.plot is not None:
         figures.scaling(results["scaling"], f"{results['machine']['cpu_model']}, "
                         f"{args.threads} thread(s) per framework", args.plot)
     return 0
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def train(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ import http.client
 import math
 import os
 import struct
-import tempfile
 import urllib.request
 import warnings
 import zlib
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zeronet._files import atomic_file
 from zeronet.data.progress import ProgressBar
 
 DATA_DIR_ENV = "ZERONET_DATA_DIR"
@@ -360,22 +360,17 @@ def _fetch_verified(url: str, destination: Path, sha256: str, *, timeout: float)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         expected_size = int(length) if length and length.isdigit() else None
-        fd, temp_name = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-        )
-        try:
-            digest, received = hashlib.sha256(), 0
-            with (
-                os.fdopen(fd, "wb") as out,
-                ProgressBar(expected_size, destination.name, unit="B", unit_scale=True) as bar,
-            ):
-                while chunk := response.read(_CHUNK_BYTES):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
+        digest, received = hashlib.sha256(), 0
+        with (
+            atomic_file(destination) as out,
+            ProgressBar(expected_size, destination.name, unit="B", unit_scale=True) as bar,
+        ):
+            while chunk := response.read(_CHUNK_BYTES):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+            # Raising here, inside atomic_file, discards the partial or wrong file.
             if expected_size is not None and received != expected_size:
                 raise ConnectionError(
                     f"download interrupted: the connection closed after {received} of "
@@ -383,10 +378,6 @@ def _fetch_verified(url: str, destination: Path, sha256: str, *, timeout: float)
                 )
             if (actual := digest.hexdigest()) != sha256:
                 raise ValueError(_sha256_mismatch(f"downloaded {url}", sha256, actual))
-            os.replace(temp_name, destination)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
 
 
 def _checksum_problem(path: Path, expected: str) -> str | None:
