@@ -106,3 +106,14 @@ def test_loaded_state_is_flattened_and_updated_in_place(cls):
 def test_flat_must_be_a_bool():
     with pytest.raises(TypeError, match="flat: expected a bool, got 1"):
         zn.optim.SGD(params_of(np.float64), lr=0.1, flat=1)
+
+
+def test_a_step_without_any_gradient_keeps_the_flat_buffer():
+    """zero_grad(); step() changes nothing, so nothing makes the states differ: still flat."""
+    params = params_of(np.float64)
+    optimizer = zn.optim.Adam(params, lr=0.01)
+    optimizer.step()  # no parameter has a gradient yet
+    run(optimizer, params, random_grads(3, np.float64))
+    state_arrays = [v for s in optimizer.state for v in s.values() if isinstance(v, np.ndarray)]
+    assert state_arrays
+    assert all(v.base is not None for v in state_arrays)  # views of the flat state

@@ -59,10 +59,7 @@ class FlatParameters:
         """True while every ``Parameter.data`` is still the view :meth:`claim` made."""
         return all(p.data is view for p, view in zip(self.params, self._views, strict=True))
 
-    def gather_grads(self) -> np.ndarray | None:
-        """Copy every ``Parameter.grad`` into ``grad``; None if some parameter has none."""
-        grads = [p.grad for p in self.params]
-        if any(g is None for g in grads):
-            return None
-        np.concatenate([g.ravel() for g in grads], out=self.grad)
+    def gather_grads(self) -> np.ndarray:
+        """Copy every ``Parameter.grad`` (all present, shapes checked) into ``grad``."""
+        np.concatenate([p.grad.ravel() for p in self.params], out=self.grad)
         return self.grad

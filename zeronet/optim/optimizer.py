@@ -65,16 +65,20 @@ class Optimizer:
             TypeError: naming ``params[i].grad``, if not an ndarray of the parameter's dtype.
             ValueError: naming ``params[i].grad``, if not of the parameter's shape.
         """
+        with_grad = 0
         for i, param in enumerate(self.params):
             grad = param.grad
-            if grad is not None and not (isinstance(grad, np.ndarray)
-                                         and grad.dtype == param.data.dtype
-                                         and grad.shape == param.data.shape):
+            if grad is None:
+                continue
+            if not (isinstance(grad, np.ndarray) and grad.dtype == param.data.dtype
+                    and grad.shape == param.data.shape):
                 self._reject_grad(i, param, grad)
+            with_grad += 1
+        if with_grad == 0:
+            return
         if self._flat_state is not None:
-            grad = self._flat.gather_grads()
-            if grad is not None:
-                self._flat_step(grad)
+            if with_grad == len(self.params):
+                self._flat_step(self._flat.gather_grads())
                 return
             self._flat_state = None  # the states are about to differ between parameters
         for p, state in zip(self.params, self.state, strict=True):
