@@ -67,10 +67,9 @@ class Twin:
             self.checked = True
 
 
-def _close(actual: np.ndarray | None, expected: torch.Tensor | None, dtype: str,
-           what: str) -> None:
-    torch.testing.assert_close(None if actual is None else torch.from_numpy(np.asarray(actual)),
-                               expected, **TOLERANCES[dtype], msg=lambda m: f"{what}: {m}")
+def _close(actual: object, expected: object, dtype: str, what: str) -> None:
+    """reference.assert_close with this module's tolerance for ``dtype``."""
+    reference.assert_close(actual, expected, **TOLERANCES[dtype], name=what)
 
 
 def _rng() -> np.random.Generator:
@@ -231,8 +230,7 @@ class Net:
         for (name, p), tp in zip(self.model.named_parameters(), self.t_model.parameters(),
                                  strict=True):
             _close(p.grad, tp.grad, dtype, f"{name}.grad")
-            torch.testing.assert_close(torch.from_numpy(p.data), tp.detach(), **weights,
-                                       msg=lambda m, name=name: f"{name}: {m}")
+            reference.assert_close(p.data, tp.detach(), **weights, name=name)
 
 
 def build_net(sizes: tuple[int, ...], dtype: str, optimizer: str, lr: float) -> Net:
