@@ -16,13 +16,13 @@ import http.server
 import re
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from localhttp import serving
 
 from experiments.sine import CSV_NAMES, generate_sine_csvs, load_sine_csvs
 from zeronet.data import mnist
@@ -130,15 +130,9 @@ def mirror(fake: FakeMnist, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{httpd.server_port}"
-    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (f"{state.url}/mnist/",))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(Handler) as state.url:
+        monkeypatch.setattr(mnist, "MNIST_MIRRORS", (f"{state.url}/mnist/",))
+        yield state
 
 
 # --- the faults -------------------------------------------------------------------------

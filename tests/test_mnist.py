@@ -15,13 +15,13 @@ import io
 import os
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from localhttp import serving
 
 from zeronet.data import mnist
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
@@ -114,14 +114,8 @@ def server(tmp_path: Path) -> Iterator[LocalServer]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    local.url = f"http://127.0.0.1:{httpd.server_port}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield local
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(Handler) as local.url:
+        yield local
 
 
 class _Terminal(io.StringIO):
