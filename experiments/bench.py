@@ -264,7 +264,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['measured']:.2f} | {'yes' if t['met'] else '**no**'} |"
-              for t in results["targets"]]
+              for t in targets(results["rows"])]
     return "\n".join(lines) + "\n"
 
 
