@@ -17,14 +17,16 @@ import pytest
 import torch
 
 import zeronet as zn
-from reference import mirror, mirror_loss, mirror_optimizer
-from reference.compare import (
+from reference import (
     Report,
     check_layer,
     check_loss,
     check_model,
     check_optimizer,
     default_tolerance,
+    mirror,
+    mirror_loss,
+    mirror_optimizer,
 )
 
 DTYPES = [pytest.param(np.float64, id="float64"), pytest.param(np.float32, id="float32")]
