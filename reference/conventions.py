@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reference.calls import ResultError
+
 LAYOUTS = ("out_in", "in_out")
 SAMPLES = ("rows", "columns")
 
@@ -169,13 +171,13 @@ class Conventions:
         so that its values can still be compared.
 
         Raises:
-            ValueError: naming ``where``, if the shape fits neither layout.
+            ResultError: naming ``where``, if the shape fits neither layout.
         """
         shape = self.torch_shapes[torch_name]
         if self.is_bias(shape):
             if value.shape in ((shape[0],), (1, shape[0]), (shape[0], 1)):
                 return value.reshape(shape), False
-            raise ValueError(f"{where}: expected a bias of shape {shape}, (1, {shape[0]}) or "
+            raise ResultError(f"{where}: expected a bias of shape {shape}, (1, {shape[0]}) or "
                              f"({shape[0]}, 1), got {value.shape}")
         mine = self.user_shape(torch_name)
         if value.shape == mine:
@@ -187,4 +189,4 @@ class Conventions:
             hint = (f" (torch's {shape} is (out, in); with layout={self.layout!r} the code is "
                     f"expected to use {mine}")
             hint += ")" if self.layout == "in_out" else ", or pass layout='in_out' for (in, out))"
-        raise ValueError(f"{where}: expected shape {mine}, got {value.shape}{hint}")
+        raise ResultError(f"{where}: expected shape {mine}, got {value.shape}{hint}")

@@ -29,7 +29,7 @@ import numpy as np
 from reference.report import Finding
 from reference.tolerance import close_elements, errors, largest
 
-__all__ = ["Tensor", "Variant", "diagnose", "finite_findings", "in_report_order",
+__all__ = ["Tensor", "Variant", "diagnose", "exp_can_fail", "finite_findings", "in_report_order",
            "mutation_findings"]
 
 
@@ -87,8 +87,8 @@ class _Context:
             named = [("extra-1/N", 1.0 / self.n), ("missing-1/N", float(self.n)), *named]
         return named
 
-    def factor_hint(self, c: float) -> str:
-        """Why a ratio c may arise, if it is one of the usual ones."""
+    def usual_factors(self) -> list[tuple[float, str]]:
+        """(ratio, why it arises) for the constant factors learners' code usually has."""
         n, d = self.n, self.d
         hints = [(0.5, "0.5 is a missing 2 in the squared error's derivative, "
                        "d(z - y)^2/dz = 2 (z - y) (compare seed eq. 1-25 with fig. 1-10)"),
@@ -105,10 +105,14 @@ class _Context:
         elif n > 1:
             hints += [(n / 2, f"N/2 = {n / 2:g} is the derivative of 0.5*sum (seed eq. 1-5) "
                               "where torch's loss is the mean")]
-        for value, hint in hints:
-            if abs(c - value) <= 1e-6 * abs(value):
-                return f"; {hint}"
-        return ""
+        return hints
+
+    def snapped(self, c: float) -> tuple[float, str]:
+        """``c``, or the usual factor it equals to 1e-5, and why that factor arises."""
+        for value, hint in self.usual_factors():
+            if abs(c - value) <= 1e-5 * abs(value):
+                return value, f"; {hint}"
+        return c, ""
 
 
 def _ratio(t: Tensor, base: np.ndarray, ctx: _Context) -> _Explained | None:
@@ -121,13 +125,16 @@ def _ratio(t: Tensor, base: np.ndarray, ctx: _Context) -> _Explained | None:
         if close_elements(a, value * e, ctx.rtol, ctx.atol).all():
             return _Explained(kind, value)
     informative = int(np.count_nonzero(np.abs(e) > ctx.atol))
-    if informative < 2:
+    if informative < 2:  # one number always has "a ratio": only a usual factor explains it
+        for value, _ in ctx.usual_factors():
+            if close_elements(a, value * e, ctx.rtol, ctx.atol).all():
+                return _Explained("factor", value)
         return None
     c = float(np.vdot(a, e) / np.vdot(e, e))
     if not np.isfinite(c) or c == 0 or abs(c - 1) < 1e-9:
         return None
     if close_elements(a, c * e, ctx.rtol, ctx.atol).all():
-        return _Explained("factor", c)
+        return _Explained("factor", ctx.snapped(c)[0])
     return None
 
 
@@ -153,28 +160,26 @@ def _names(tensors: Sequence[Tensor]) -> str:
 
 def _ratio_message(kind: str, c: float, group: list[Tensor], ctx: _Context, beyond: str) -> str:
     subject = f"{_names(group)} {'is' if len(group) == 1 else 'are each'}"
-    also = f" (beyond the {beyond} above)" if beyond else ""
+    theirs = f"what the {beyond} bug alone gives" if beyond else "torch's"
     if kind == "extra-1/N":
-        return (f"{subject} exactly 1/N of torch's (N = {ctx.n}){also}: the gradient was divided "
-                f"by the batch size again after the loss had already averaged over it (seed "
+        return (f"{subject} exactly 1/N of {theirs} (N = {ctx.n}): the gradient was divided by "
+                f"the batch size again after the loss had already averaged over it (seed "
                 f"fig. 1-4); remove that extra / N.")
     if kind == "missing-1/N":
-        return (f"{subject} N = {ctx.n} times torch's{also}: a sum over the batch where torch's "
-                f"loss averages (or a gradient missing the loss's 1/N); divide by N, or compare "
+        return (f"{subject} N = {ctx.n} times {theirs}: a sum over the batch where torch's loss "
+                f"averages (or a gradient missing the loss's 1/N); divide by N, or compare "
                 f"against torch's loss with reduction='sum'.")
     if kind == "sign":
-        return (f"{subject} exactly -1 times torch's{also}: the code hands back delta = -dE/dh "
+        return (f"{subject} exactly -1 times {theirs}: the code hands back delta = -dE/dh "
                 f"(seed eq. 1-7) where the gradient dE/dh is expected, or adds the step instead "
                 f"of subtracting it; flip the sign.")
     if kind == "transposed":
-        t = group[0]
-        how = (f"came back with the transposed shape {t.actual.shape[::-1]}"
-               if t.other_layout else "is square, so its shape cannot tell, but")
-        return (f"{subject} torch's gradient transposed ({t.name} {how}): it is in the other "
-                f"weight layout; pass layout='in_out' if your weights are stored as (in, out), "
-                f"else transpose the gradient.")
-    return (f"{subject} {c:.6g} times torch's{also}, a constant factor"
-            f"{ctx.factor_hint(c)}.")
+        how = ("came back in the transposed shape" if all(t.other_layout for t in group)
+               else "equal torch's values transposed")
+        return (f"{subject} torch's {'value' if group[0].role == 'param' else 'gradient'} "
+                f"transposed ({how}): it is in the other weight layout; pass the layout your "
+                f"code uses (layout='in_out' for W as (in, out)), or transpose it.")
+    return f"{subject} {c:.6g} times {theirs}, a constant factor{ctx.snapped(c)[1]}."
 
 
 def _where_wrong(t: Tensor) -> str:
@@ -234,8 +239,8 @@ def _findings_for(tensors: Sequence[Tensor], explained: dict[str, _Explained],
         e = explained[t.name]
         if e.kind in ("ok", ""):
             continue
-        k = (e.kind, e.ratio)
-        if k != key or e.kind == "transposed":
+        k = (e.kind, round(e.ratio, 9))
+        if k != key:
             flush()
             group, key = [], k
         group.append(t)
@@ -282,8 +287,11 @@ def diagnose(tensors: Sequence[Tensor], *, rtol: float, atol: float, n: int,
         if any(s is _UNEXPLAINED for s in vstatus.values()):
             continue
         first = next(t.name for t in tensors if status[t.name] is not _OK)
-        chosen = [Finding(variant.kind, first, variant.message),
-                  *_findings_for(tensors, vstatus, ctx, f"{variant.kind} finding")]
+        extra = _findings_for(tensors, vstatus, ctx, variant.kind)
+        same = [f for f in extra if f.kind == variant.kind]  # e.g. the loss scaled as well
+        message = variant.message + "".join(f" Also: {f.message}" for f in same)
+        chosen = [Finding(variant.kind, first, message),
+                  *(f for f in extra if f.kind != variant.kind)]
         if best is None or len(chosen) < best[0]:
             best = (len(chosen), chosen)
     if best is None:
@@ -307,6 +315,20 @@ def mutation_findings(changed: Sequence[tuple[str, int, int]], kind: str,
     return out
 
 
+def exp_can_fail(logits: np.ndarray) -> bool:
+    """Whether a raw ``exp`` of these logits overflows, or a softmax of them underflows to 0.
+
+    exp overflows above log(max) (~709.8 in float64, ~88.7 in float32); a
+    probability underflows to 0, and its log to -inf, once a logit lies more
+    than -log(smallest subnormal) (~744 / ~103) below its row's largest.
+    """
+    if logits.ndim != 2 or not logits.size or logits.dtype.kind != "f":
+        return False
+    info = np.finfo(logits.dtype)
+    spread = float(np.max(logits.max(axis=1) - logits.min(axis=1)))
+    return float(logits.max()) > np.log(info.max) or spread > -np.log(info.smallest_subnormal)
+
+
 def finite_findings(tensors: Sequence[Tensor], *, overflow: bool,
                     where: str) -> list[Finding]:
     """Findings for tensors that are NaN/inf where torch's are finite (finiteness-only checks).
@@ -317,14 +339,15 @@ def finite_findings(tensors: Sequence[Tensor], *, overflow: bool,
     for t in tensors:
         bad = ~np.isfinite(t.actual.astype(np.float64)) & np.isfinite(t.expected)
         if t.actual.shape == t.expected.shape and bad.any():
+            short = t.name.rpartition(": ")[2]
             if overflow:
                 return [Finding("softmax-overflow", t.name, (
-                    f"at logits of magnitude 1e3 ({where}) {t.name} has {int(bad.sum())} NaN/inf "
+                    f"at logits this large ({where}) {short} has {int(bad.sum())} NaN/inf "
                     f"entries where torch's are finite: the softmax exponentiates the raw "
                     f"logits (seed figs. 1-9, 1-11), or the loss takes the log of an underflowed "
                     f"softmax; subtract each row's max before exp, or use log-sum-exp."))]
             return [Finding("mismatch", t.name, (
-                f"NaN/inf first appears in {t.name} ({int(bad.sum())} entries, {where}) where "
+                f"NaN/inf first appears in {short} ({int(bad.sum())} entries, {where}) where "
                 f"torch's values are finite."))]
     return []
 

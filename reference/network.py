@@ -18,8 +18,11 @@ import torch
 from reference.conventions import Conventions
 from reference.tolerance import to_numpy
 
-__all__ = ["backward_order", "check_callable", "layer_of", "model_conventions", "model_dtype",
-           "user_inputs"]
+__all__ = ["LARGE_LOGITS", "backward_order", "check_callable", "layer_of", "model_conventions",
+           "model_dtype", "scaled_last_layer", "spread_logits", "user_inputs"]
+
+#: The size of the large-logit probe's logits (see :func:`spread_logits`).
+LARGE_LOGITS = 1e3
 
 
 def check_callable(value: object, name: str) -> None:
@@ -122,11 +125,38 @@ def backward_order(names: list[str]) -> list[str]:
     return [n for prefix in reversed(modules) for n in modules[prefix]]
 
 
-def scaled_last_layer(params: Mapping[str, np.ndarray], factor: float) -> dict[str, np.ndarray]:
-    """``params`` with every parameter of the last module multiplied by ``factor``."""
+def spread_logits(logits: np.ndarray, target: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(scale, shift, target) that turn ``logits`` into the large-logit probe's.
+
+    The widest row is spread over 2e3 and the largest logit moved to 1e3, so
+    exp of a raw logit overflows (above ~709 in float64, ~88 in float32), and
+    each row's target is its smallest logit, so the softmax of the target
+    underflows to 0 and its log is -inf: both bugs of ``softmax-overflow``
+    show, while log-sum-exp stays finite. Class-index targets stay indices,
+    probability rows become one-hot rows.
+    """
+    rows = logits.reshape(len(logits), -1)
+    spread = float(np.max(rows.max(axis=1) - rows.min(axis=1)))
+    scale = 2 * LARGE_LOGITS / spread if spread > 0 else LARGE_LOGITS
+    shift = LARGE_LOGITS - scale * float(rows.max())
+    smallest = rows.argmin(axis=1)
+    if target.dtype.kind in "iu":
+        return scale, shift, smallest.astype(target.dtype)
+    return scale, shift, np.eye(rows.shape[1], dtype=target.dtype)[smallest].reshape(target.shape)
+
+
+def scaled_last_layer(params: Mapping[str, np.ndarray], scale: float,
+                      shift: float) -> dict[str, np.ndarray]:
+    """``params`` with the last module's parameters times ``scale`` and ``shift`` added to its
+    bias (so its output becomes scale * output + shift)."""
     last = list(params)[-1].rpartition(".")[0]
-    return {n: v * v.dtype.type(factor) if n.rpartition(".")[0] == last else v.copy()
-            for n, v in params.items()}
+    out = {}
+    for n, v in params.items():
+        if n.rpartition(".")[0] != last:
+            out[n] = v.copy()
+        else:
+            out[n] = v * v.dtype.type(scale) + (v.dtype.type(shift) if v.ndim == 1 else 0)
+    return out
 
 
 LossFn = Callable[..., torch.Tensor]

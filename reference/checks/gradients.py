@@ -22,6 +22,7 @@ from reference.diagnosis import (
     Tensor,
     Variant,
     diagnose,
+    exp_can_fail,
     finite_findings,
     in_report_order,
     mutation_findings,
@@ -33,6 +34,7 @@ from reference.network import (
     model_conventions,
     model_dtype,
     scaled_last_layer,
+    spread_logits,
     user_inputs,
 )
 from reference.report import Difference, Finding, Report
@@ -47,8 +49,6 @@ ForwardBackward = Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], tupl
 
 CHECK = "compare_gradients"
 CALL = "forward_backward(params, x, target)"
-#: The logits' magnitude in the overflow probe: exp overflows above ~709 (float64), ~88 (float32).
-LARGE_LOGITS = 1e3
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,10 @@ def _probes(model: torch.nn.Module, params: dict[str, np.ndarray], x: np.ndarray
         no_bias = {n: np.zeros_like(v) if v.ndim == 1 else v.copy() for n, v in params.items()}
         probes.append(Batch("zero pre-activations", no_bias, zeros, target.copy()))
     if isinstance(loss_fn, torch.nn.CrossEntropyLoss) and params:
-        largest = float(np.abs(run(model, params, x, target, loss_fn).output).max())
-        if largest > 0:
-            probes.append(Batch("large logits", scaled_last_layer(params, LARGE_LOGITS / largest),
-                                x.copy(), target.copy(), finite_only=True))
+        scale, shift, smallest = spread_logits(run(model, params, x, target, loss_fn).output,
+                                               target)
+        probes.append(Batch("large logits", scaled_last_layer(params, scale, shift), x.copy(),
+                            smallest, finite_only=True))
     if x.shape[0] > 1:
         probes.append(Batch("batch of one", params, x[:1].copy(), target[:1].copy()))
     return probes
@@ -192,8 +192,9 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
     With ``probes`` (the default) your code is also run on the batches that
     random data cannot stand in for, each reported under its own name:
     "zero pre-activations" (the first row of x zero and every bias zero, so
-    the ReLUs see exactly 0: ``relu-at-0``), "large logits" (the last layer
-    scaled to logits of magnitude 1e3, with a cross-entropy loss; checked for
+    the ReLUs see exactly 0: ``relu-at-0``), "large logits" (with a cross-entropy loss: the
+    last layer scaled and shifted to logits of magnitude 1e3, each row's target its
+    smallest logit; checked for
     finiteness only, as correct code may round differently there:
     ``softmax-overflow``) and "batch of one".
 
@@ -232,9 +233,15 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
                                              finite_only=batch.finite_only,
                                              transposed=t.other_layout)
         if batch.finite_only:
-            findings.append(finite_findings(tensors, overflow=True, where=f"probe '{batch.label}'"))
+            findings.append(finite_findings(tensors, overflow=True,
+                                            where=f"the '{batch.label}' probe"))
             continue
         if all(differences[t.name].close for t in tensors):
+            continue
+        overflow = isinstance(loss_fn, torch.nn.CrossEntropyLoss) and exp_can_fail(truth.output)
+        nonfinite = finite_findings(tensors, overflow=overflow, where=batch.label or "your batch")
+        if nonfinite and overflow:
+            findings.append(nonfinite)
             continue
         d = truth.output.shape[1] if truth.output.ndim == 2 else None
         findings.append(diagnose(tensors, rtol=rtol, atol=atol, n=batch.x.shape[0], d=d,

@@ -20,11 +20,12 @@ from reference.diagnosis import (
     Tensor,
     Variant,
     diagnose,
+    exp_can_fail,
     finite_findings,
     in_report_order,
     mutation_findings,
 )
-from reference.network import check_callable, user_inputs
+from reference.network import check_callable, spread_logits, user_inputs
 from reference.report import Difference, Finding, Report
 from reference.tolerance import checked_tolerance, to_numpy
 from reference.torch_side import ce_precedence_upstream, run
@@ -33,7 +34,6 @@ __all__ = ["compare_loss"]
 
 CHECK = "compare_loss"
 CALL = "forward_backward(output, target)"
-LARGE_LOGITS = 1e3
 
 
 def compare_loss(forward_backward: Callable[[np.ndarray, np.ndarray], tuple],
@@ -47,7 +47,8 @@ def compare_loss(forward_backward: Callable[[np.ndarray, np.ndarray], tuple],
     indices (N,) or values of the output's dtype and orientation.
 
     With a ``torch.nn.CrossEntropyLoss`` your code is also run on "large logits"
-    (the output scaled to magnitude 1e3; finiteness only: ``softmax-overflow``);
+    (the output spread to magnitude 1e3, each row's target its smallest logit;
+    finiteness only: ``softmax-overflow``);
     every loss also on a "batch of one". Changing ``output`` or ``target`` in
     place is an ``input-mutated`` finding.
 
@@ -71,10 +72,10 @@ def compare_loss(forward_backward: Callable[[np.ndarray, np.ndarray], tuple],
     identity = torch.nn.Identity()
 
     batches: list[tuple[str, np.ndarray, np.ndarray, bool]] = [("", out_rows, t_rows, False)]
-    largest = float(np.abs(out_rows).max()) if out_rows.size else 0.0
-    if cross_entropy and largest > 0:
-        scaled = out_rows * dtype.type(LARGE_LOGITS / largest)
-        batches.append(("large logits", scaled, t_rows.copy(), True))
+    if cross_entropy and out_rows.ndim == 2 and out_rows.size:
+        scale, shift, smallest = spread_logits(out_rows, t_rows)
+        spread = out_rows * dtype.type(scale) + dtype.type(shift)
+        batches.append(("large logits", spread, smallest, True))
     if out_rows.shape[0] > 1:
         batches.append(("batch of one", out_rows[:1].copy(), t_rows[:1].copy(), False))
 
@@ -105,10 +106,15 @@ def compare_loss(forward_backward: Callable[[np.ndarray, np.ndarray], tuple],
             differences[t.name] = Difference(t.name, t.actual, t.expected, rtol, atol,
                                              finite_only=finite_only)
         if finite_only:
-            findings.append(finite_findings(tensors, overflow=True, where=f"probe '{label}'"))
+            findings.append(finite_findings(tensors, overflow=True, where=f"the '{label}' probe"))
             continue
         if all(differences[t.name].close for t in tensors):
             continue
+        if cross_entropy and exp_can_fail(out_b):
+            nonfinite = finite_findings(tensors, overflow=True, where=label or "your batch")
+            if nonfinite:
+                findings.append(nonfinite)
+                continue
         variants = []
         n = out_b.shape[0]
         if cross_entropy and n > 1:

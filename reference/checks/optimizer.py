@@ -14,7 +14,7 @@ from reference.calls import (
     call_user,
     result_array,
 )
-from reference.conventions import check_layout
+from reference.conventions import Conventions
 from reference.diagnosis import Tensor, Variant, diagnose
 from reference.network import check_callable
 from reference.report import Difference, Report
@@ -40,37 +40,6 @@ def constant_bias_correction(optimizer: torch.optim.Optimizer) -> None:
     for state in optimizer.state.values():
         if "step" in state:
             state["step"].zero_()
-
-
-def _labels(params: Mapping[str, Any], names: object) -> tuple[list[str], dict[str, str]]:
-    """(the parameters in the order torch is given them, user name -> label)."""
-    order = list(params)
-    if names is None:
-        return order, {k: k for k in order}
-    if isinstance(names, Mapping):
-        if set(names) - set(params):
-            raise ValueError(f"names: expected keys among your parameter names {order}, got "
-                             f"{sorted(map(str, set(names) - set(params)))}")
-        return order, {k: f"{k} ({names[k]})" if k in names and names[k] != k else k
-                       for k in order}
-    if isinstance(names, Sequence) and not isinstance(names, (str, bytes)):
-        if sorted(map(str, names)) != sorted(order) or len(set(names)) != len(names):
-            raise ValueError(f"names: expected your parameter names {order} in torch's order, "
-                             f"got {list(names)!r}")
-        return list(names), {k: k for k in order}
-    raise ValueError(f"names: expected None, a mapping or a sequence, got {type(names).__name__}")
-
-
-def _as_shape(value: np.ndarray, shape: tuple[int, ...], where: str) -> tuple[np.ndarray, bool]:
-    """``value`` in ``shape``: a bias may come back (n,), (1, n) or (n, 1); a matrix transposed."""
-    if value.shape == shape:
-        return value, False
-    if value.size == int(np.prod(shape)) and [d for d in value.shape if d != 1] \
-            == [d for d in shape if d != 1]:
-        return value.reshape(shape), False
-    if value.ndim == 2 and value.shape[::-1] == shape:
-        return value.T, True
-    raise ResultError(f"{where}: expected shape {shape}, got {value.shape}")
 
 
 def run_torch_optimizer(make_torch_optimizer: Callable[[list[torch.nn.Parameter]],
@@ -113,26 +82,25 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
                       rtol: float | None = None, atol: float | None = None) -> Report:
     """Feed the same gradients to your optimizer and torch's; compare every step.
 
-    ``params`` are the starting values, by your names (copied for each side);
-    for each mapping in ``grads`` (same keys; None means "no gradient this
-    step") your ``step(params, grads)`` updates its copy of ``params`` in place
-    (or rebinds ``params[name]``), and torch's optimizer, built by
-    ``make_torch_optimizer(list_of_params)``, takes one ``step()``. The
-    parameters are read after every step.
+    ``params`` are the starting values and ``grads`` one mapping per step of
+    the same keys (None: "no gradient this step"), both keyed and laid out as
+    torch's (e.g. "0.weight" as (out, in), biases 1-D). Your
+    ``step(params, grads)`` gets them in your conventions (``names``,
+    ``layout``: see :mod:`reference.conventions`) and updates its copy of
+    ``params`` in place (or rebinds ``params[name]``); torch's optimizer, built
+    by ``make_torch_optimizer(list_of_params)`` in the order of ``params``,
+    takes one ``step()``. The parameters are read after every step. The rule
+    is element-wise, so ``layout`` and ``names`` only name and orient the arrays.
 
     ``state()``, if given, returns your state after the last step as
-    ``{param_name: {key: value}}``; ``state_names`` maps your keys to torch's
-    (e.g. ``{"m": "exp_avg", "v": "exp_avg_sq", "t": "step"}``; without it your
-    keys must be torch's). Scalars such as the step count compare as float64.
-
-    The update rule is element-wise, so ``layout`` and ``names`` only name and
-    orient the arrays: torch is handed your arrays as they are (in the order of
-    ``names`` if it is a sequence); a bias may come back as (n,), (1, n) or (n, 1).
+    ``{your_param_name: {your_key: value}}``; ``state_names`` maps your keys to
+    torch's (e.g. ``{"m": "exp_avg", "v": "exp_avg_sq", "t": "step"}``; keys not
+    in it must be torch's). Scalars such as the step count compare as float64.
 
     Findings: ``sign`` or ``factor`` (every update a constant multiple of
     torch's), ``adam-bias-correction`` (Adam dividing by 1 - beta, not
-    1 - beta^t), ``mismatch``. A single Adam step cannot tell 1 - beta from
-    1 - beta^t (t = 1): the report says so in a note.
+    1 - beta^t), ``transposed``, ``mismatch``. A single Adam step cannot tell
+    1 - beta from 1 - beta^t (t = 1): the report says so in a note.
 
     Raises:
         TypeError, ValueError: naming the argument or keyword at fault.
@@ -141,7 +109,6 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
     """
     check_callable(step, "step")
     check_callable(make_torch_optimizer, "make_torch_optimizer")
-    check_layout(layout)
     if not isinstance(params, Mapping) or not params:
         raise TypeError(f"params: expected a non-empty mapping of name -> array, "
                         f"got {type(params).__name__}")
@@ -151,7 +118,9 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
         raise TypeError(f"params: expected float32 or float64 arrays of one dtype, got "
                         f"{sorted(map(str, dtypes))}")
     dtype = dtypes.pop()
-    order, label = _labels(params, names)
+    conv = Conventions.build({k: v.shape for k, v in start.items()}, layout=layout,
+                             names=names)
+    order = list(start)
     if not isinstance(grads, Sequence) or not grads:
         raise ValueError("grads: expected a non-empty list of mappings name -> gradient")
     steps: list[dict[str, np.ndarray | None]] = []
@@ -171,19 +140,21 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
                          f"got {state_names!r}")
     rtol, atol = checked_tolerance(rtol, atol, dtype)
 
-    mine = {k: v.copy() for k, v in start.items()}
+    mine = conv.params_to_user(start)
     user_trajectory: list[dict[str, np.ndarray]] = []
     transposed: set[str] = set()
     for i, g in enumerate(steps):
         call = f"{CALL} at step {i + 1}"
-        call_user(CHECK, call, step, mine, {k: None if v is None else v.copy()
-                                            for k, v in g.items()})
+        call_user(CHECK, call, step, mine, {conv.user[k]: None if v is None else
+                                            conv.to_user(k, v) for k, v in g.items()})
         now = {}
         for k in order:
-            if k not in mine:
-                raise ResultError(f"{call}: params[{k!r}] is gone after the step")
-            value, flipped = _as_shape(result_array(mine[k], f"{call}: params[{k!r}]"),
-                                       start[k].shape, f"{call}: params[{k!r}]")
+            user = conv.user[k]
+            if user not in mine:
+                raise ResultError(f"{call}: params[{user!r}] is gone after the step")
+            value, flipped = conv.from_user(k, result_array(mine[user], f"{call}: params"
+                                                            f"[{user!r}]"),
+                                            f"{call}: params[{user!r}]")
             if flipped:
                 transposed.add(k)
             now[k] = value.copy()
@@ -195,44 +166,18 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
         return np.stack([t[k] for t in trajectory])
 
     k_steps = len(steps)
+    span = f" (steps 1-{k_steps})" if k_steps > 1 else ""
     tensors_: list[Tensor] = []
-    differences: dict[str, Difference] = {}
     for k in order:
-        name = f"param[{label[k]}]" + (f" (steps 1-{k_steps})" if k_steps > 1 else "")
-        t = Tensor(name, stacked(user_trajectory, k), stacked(torch_trajectory, k), "param",
-                   other_layout=k in transposed, ratio=False)
-        tensors_.append(t)
-        differences[name] = Difference(name, t.actual, t.expected, rtol, atol,
-                                       transposed=k in transposed)
+        tensors_.append(Tensor(f"param[{conv.label(k)}]{span}", stacked(user_trajectory, k),
+                               stacked(torch_trajectory, k), "param", other_layout=k in transposed,
+                               ratio=False))
     if state is not None:
         check_callable(state, "state")
-        theirs = call_user(CHECK, "state()", state)
-        if not isinstance(theirs, Mapping):
-            raise ResultError(f"state(): expected a mapping of parameter name -> state, got "
-                              f"{type(theirs).__name__}")
-        for k, entries in theirs.items():
-            if k not in tensors:
-                raise ResultError(f"state(): expected parameter names among {order}, got {k!r}")
-            torch_state = optimizer.state[tensors[k]]
-            if not isinstance(entries, Mapping):
-                raise ResultError(f"state()[{k!r}]: expected a mapping of key -> value, got "
-                                  f"{type(entries).__name__}")
-            for key, value in entries.items():
-                torch_key = names_map.get(key, key)
-                if torch_key not in torch_state:
-                    raise ResultError(
-                        f"state()[{k!r}]: torch keeps no {torch_key!r} (its keys: "
-                        f"{sorted(torch_state)}); map your key {key!r} to one with state_names=")
-                name = f"state[{label[k]}].{key}" + (f" ({torch_key})" if torch_key != key else "")
-                expected = _state_value(torch_state[torch_key], name)
-                actual = _state_value(value, f"state()[{k!r}][{key!r}]")
-                if actual.ndim:
-                    actual, _ = _as_shape(actual, expected.shape, f"state()[{k!r}][{key!r}]")
-                t = Tensor(name, actual.astype(expected.dtype, copy=False), expected, "state",
-                           ratio=False)
-                tensors_.append(t)
-                differences[name] = Difference(name, t.actual, t.expected, rtol, atol)
-
+        tensors_ += _state_tensors(call_user(CHECK, "state()", state), conv, names_map,
+                                   optimizer, tensors)
+    differences = {t.name: Difference(t.name, t.actual, t.expected, rtol, atol,
+                                      transposed=t.other_layout) for t in tensors_}
     notes = []
     adam = is_adam(optimizer)
     if adam and k_steps == 1:
@@ -244,6 +189,42 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
                             variants=_variants(tensors_, start, order, steps,
                                                make_torch_optimizer, adam))
     return Report(differences, findings, notes, title=CHECK)
+
+
+def _state_tensors(theirs: Any, conv: Conventions, names_map: Mapping[str, str],
+                   optimizer: torch.optim.Optimizer,
+                   tensors: Mapping[str, torch.nn.Parameter]) -> list[Tensor]:
+    """Your state after the last step against torch's, in torch's shapes."""
+    if not isinstance(theirs, Mapping):
+        raise ResultError(f"state(): expected a mapping of parameter name -> state, got "
+                          f"{type(theirs).__name__}")
+    out = []
+    for user, entries in theirs.items():
+        if user not in conv.torch:
+            raise ResultError(f"state(): expected parameter names among {list(conv.torch)}, "
+                              f"got {user!r}")
+        k = conv.torch[user]
+        torch_state = optimizer.state[tensors[k]]
+        if not isinstance(entries, Mapping):
+            raise ResultError(f"state()[{user!r}]: expected a mapping of key -> value, got "
+                              f"{type(entries).__name__}")
+        for key, value in entries.items():
+            torch_key = names_map.get(key, key)
+            where = f"state()[{user!r}][{key!r}]"
+            if torch_key not in torch_state:
+                raise ResultError(f"{where}: torch keeps no {torch_key!r} (its keys: "
+                                  f"{sorted(torch_state)}); map your key to one with "
+                                  f"state_names=")
+            expected = _state_value(torch_state[torch_key], where)
+            actual = _state_value(value, where)
+            flipped = False
+            if actual.ndim:
+                actual, flipped = conv.from_user(k, actual, where)
+            name = f"state[{conv.label(k)}].{key}" + (f" ({torch_key})" if torch_key != key
+                                                       else "")
+            out.append(Tensor(name, actual.astype(expected.dtype, copy=False), expected,
+                              "state", other_layout=flipped, ratio=False))
+    return out
 
 
 def _variants(tensors: list[Tensor], start: Mapping[str, np.ndarray], order: list[str],

@@ -98,7 +98,7 @@ def train_torch(model: torch.nn.Module, loss_fn: Callable[..., torch.Tensor],
             for p in model.parameters():
                 if p.grad is not None:
                     p.grad.div_(knobs.grad_scale)
-        losses.append(float(loss) * knobs.loss_scale)
+        losses.append(float(loss.detach()) * knobs.loss_scale)
         params.append({n: to_numpy(p) for n, p in model.named_parameters()})
     return Run(params, losses, is_adam(optimizer))
 
