@@ -6,6 +6,7 @@ one place per test; every test is a line or two around a ``reference.compare_*``
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 
 import reference
 from reference import ResultError, UserCodeError
-from reference.checks.init import ALPHA, ks_distance, torch_distribution
+from reference.checks.init import ALPHA, Distribution, ks_distance, torch_distribution
 
 KAIMING_RELU = staticmethod(lambda w: torch.nn.init.kaiming_uniform_(w, nonlinearity="relu"))
 
@@ -22,7 +23,7 @@ KAIMING_RELU = staticmethod(lambda w: torch.nn.init.kaiming_uniform_(w, nonlinea
 def net(sizes=(4, 6, 5, 3), seed=0) -> torch.nn.Sequential:
     torch.manual_seed(seed)
     layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers += [torch.nn.ReLU()] * bool(i) + [torch.nn.Linear(a, b)]
     return torch.nn.Sequential(*layers).double()
 
@@ -62,7 +63,8 @@ def compare(fb=forward_backward, **kw):
 
 def test_a_correct_network_gets_no_finding_and_checks():
     report = compare()
-    assert report.findings == [] and report.passed
+    assert report.findings == []
+    assert report.passed
     report.check()
     assert str(report).startswith("compare_gradients: passed")
 
@@ -115,13 +117,13 @@ def test_findings_come_first_in_check_and_print():
 # -------------------------------------------------------------------------- conventions
 
 def test_unknown_keywords_are_named():
-    with pytest.raises(ValueError, match="^layout: expected one of"):
+    with pytest.raises(ValueError, match=r"^layout: expected one of"):
         compare(layout="row_major")
-    with pytest.raises(ValueError, match="^samples: expected one of"):
+    with pytest.raises(ValueError, match=r"^samples: expected one of"):
         compare(samples="cols")
-    with pytest.raises(ValueError, match="^names: expected a mapping"):
+    with pytest.raises(ValueError, match=r"^names: expected a mapping"):
         compare(names={"W1": "0.weight"})
-    with pytest.raises(ValueError, match="^names: expected 6 distinct strings"):
+    with pytest.raises(ValueError, match=r"^names: expected 6 distinct strings"):
         compare(names=["W1", "b1"])
 
 
@@ -131,7 +133,8 @@ def test_user_names_and_in_out_layout_reach_the_users_code():
     torch_of = {u: t for u, t in names.items()}
 
     def fb(p, x, y):  # the user's own names, W as (in, out), b as (1, n)
-        assert p["W1"].shape == (4, 6) and p["b1"].shape == (1, 6)
+        assert p["W1"].shape == (4, 6)
+        assert p["b1"].shape == (1, 6)
         out, loss, grads, gx = forward_backward({torch_of[k]: v.T if k.startswith("W")
                                                  else v.ravel() for k, v in p.items()}, x, y)
         return out, loss, {u: grads[t].T if u.startswith("W") else grads[t][None]
@@ -185,7 +188,8 @@ def test_the_users_code_gets_copies_and_changing_them_is_a_finding():
 
 def test_probes_false_says_what_was_not_tried():
     report = compare(probes=False)
-    assert report.passed and any("probes=False" in n for n in report.notes)
+    assert report.passed
+    assert any("probes=False" in n for n in report.notes)
     assert all(": " not in name for name in report.differences)
 
 
@@ -236,7 +240,7 @@ def test_one_training_batch_says_what_it_cannot_see():
     model = net()
 
     def train_step(p, x, y):
-        out, loss, grads, _ = forward_backward(p, x, y)
+        _out, loss, grads, _ = forward_backward(p, x, y)
         for k in p:
             p[k] -= 0.1 * grads[k]
         return loss
@@ -249,7 +253,10 @@ def test_one_training_batch_says_what_it_cannot_see():
 
 # -------------------------------------------------------------------------------- init
 
-def kaiming(shape, *, fan_out=False, gain=math.sqrt(2.0), seed=0):
+RELU_GAIN = math.sqrt(2.0)
+
+
+def kaiming(shape, *, fan_out=False, gain=RELU_GAIN, seed=0):
     rng = np.random.default_rng(seed)
     fan = shape[0] if fan_out else shape[1]
     bound = gain * math.sqrt(3.0 / fan)
@@ -262,7 +269,7 @@ def test_init_reads_torchs_distribution_exactly():
 
 
 def test_init_refuses_a_square_shape():
-    with pytest.raises(ValueError, match="^shape: expected out != in"):
+    with pytest.raises(ValueError, match=r"^shape: expected out != in"):
         reference.compare_init(kaiming((8, 8)), KAIMING_RELU, (8, 8))
 
 
@@ -295,9 +302,8 @@ def test_init_correct_draws_never_raise_a_false_alarm(seed):
 
 
 def test_init_error_rates_are_stated_and_the_ks_distance_is_exact():
-    assert ALPHA <= 1e-7 and "at most 1e-7" in reference.compare_init.__doc__
-    from reference.checks.init import Distribution
-
+    assert ALPHA <= 1e-7
+    assert "at most 1e-7" in reference.compare_init.__doc__
     # U(-1, 1) against U(-2, 2): sup |F1 - F2| = 1/4, at x = +-1
     assert ks_distance(Distribution("uniform", 1.0), Distribution("uniform", 2.0)) \
         == pytest.approx(0.25, abs=1e-5)
