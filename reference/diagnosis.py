@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference.report import Finding
-from reference.tolerance import close_elements, errors, largest
+from reference.tolerance import close_scaled, errors, largest, tensor_scale
 
 __all__ = ["Tensor", "Variant", "diagnose", "exp_can_fail", "finite_findings", "in_report_order",
            "mutation_findings"]
@@ -79,7 +79,7 @@ class _Context:
 
     def close(self, actual: np.ndarray, expected: np.ndarray) -> bool:
         return actual.shape == expected.shape and bool(
-            close_elements(actual, expected, self.rtol, self.atol).all())
+            close_scaled(actual, expected, self.rtol, self.atol).all())
 
     def named_ratios(self) -> list[tuple[str, float]]:
         named = [("sign", -1.0)]
@@ -122,18 +122,18 @@ def _ratio(t: Tensor, base: np.ndarray, ctx: _Context) -> _Explained | None:
     if a.shape != e.shape or not (np.isfinite(a).all() and np.isfinite(e).all()):
         return None
     for kind, value in ctx.named_ratios():
-        if close_elements(a, value * e, ctx.rtol, ctx.atol).all():
+        if close_scaled(a, value * e, ctx.rtol, ctx.atol).all():
             return _Explained(kind, value)
-    informative = int(np.count_nonzero(np.abs(e) > ctx.atol))
+    informative = int(np.count_nonzero(np.abs(e) > ctx.atol * tensor_scale(e)))
     if informative < 2:  # one number always has "a ratio": only a usual factor explains it
         for value, _ in ctx.usual_factors():
-            if close_elements(a, value * e, ctx.rtol, ctx.atol).all():
+            if close_scaled(a, value * e, ctx.rtol, ctx.atol).all():
                 return _Explained("factor", value)
         return None
     c = float(np.vdot(a, e) / np.vdot(e, e))
     if not np.isfinite(c) or c == 0 or abs(c - 1) < 1e-9:
         return None
-    if close_elements(a, c * e, ctx.rtol, ctx.atol).all():
+    if close_scaled(a, c * e, ctx.rtol, ctx.atol).all():
         return _Explained("factor", ctx.snapped(c)[0])
     return None
 

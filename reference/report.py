@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference.tolerance import assert_close, checked_tolerance, close_elements, errors, largest
+from reference.tolerance import (
+    assert_close,
+    checked_tolerance,
+    close_elements,
+    errors,
+    largest,
+    tensor_scale,
+)
 
 #: Every kind a :class:`Finding` can have (the vocabulary is fixed).
 KINDS = (
@@ -85,6 +92,12 @@ class Difference:
             return bool(np.all(np.isfinite(self.actual) | ~np.isfinite(self.expected)))
         rtol, atol = checked_tolerance(self.rtol, self.atol, self.expected.dtype)
         return bool(close_elements(self.actual, self.expected, rtol, atol).all())
+
+    @classmethod
+    def held_to(cls, name: str, actual: np.ndarray, expected: np.ndarray, rtol: float,
+                atol: float, **flags: bool) -> Difference:
+        """The tensor held to ``rtol`` and ``atol`` times its scale (see ``tensor_scale``)."""
+        return cls(name, actual, expected, rtol, atol * tensor_scale(expected), **flags)
 
     def check(self, rtol: float | None = None, atol: float | None = None) -> None:
         """:func:`~reference.tolerance.assert_close` on this tensor (finiteness if finite_only)."""

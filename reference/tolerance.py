@@ -17,8 +17,8 @@ import torch
 
 ArrayLike = np.ndarray | torch.Tensor | float | int
 
-__all__ = ["ArrayLike", "assert_close", "checked_tolerance", "close_elements", "default_tolerance",
-           "errors", "largest", "to_numpy"]
+__all__ = ["ArrayLike", "assert_close", "checked_tolerance", "close_elements", "close_scaled",
+           "default_tolerance", "errors", "largest", "tensor_scale", "to_numpy"]
 
 
 def default_tolerance(dtype: np.dtype | type | torch.dtype) -> tuple[float, float]:
@@ -119,6 +119,25 @@ def close_elements(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: 
         if equal_nan:
             close |= np.isnan(a) & np.isnan(e)
     return close
+
+
+def tensor_scale(values: np.ndarray) -> float:
+    """max(1, largest finite |value|): the size an absolute tolerance is taken relative to.
+
+    An element that cancels to near zero keeps the absolute rounding error of
+    the terms it was summed from, and in a network those are of the size of
+    the tensor's largest entries (a gradient of magnitude 100 has terms of
+    magnitude 100). So the checks hold each tensor to ``atol * tensor_scale``:
+    torch.testing's defaults for tensors of magnitude up to 1, and the same
+    relative rule above.
+    """
+    finite = np.abs(values[np.isfinite(values)]) if values.size else values
+    return max(1.0, float(finite.max())) if finite.size else 1.0
+
+
+def close_scaled(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """:func:`close_elements` with ``atol`` relative to :func:`tensor_scale` of ``expected``."""
+    return close_elements(actual, expected, rtol, atol * tensor_scale(expected))
 
 
 def _fmt(value: float) -> str:

@@ -29,9 +29,11 @@ __all__ = ["check_layer", "check_loss", "check_model", "check_optimizer"]
 
 def _forward_backward(module: zn.nn.Module, loss_fn: Any | None,
                       input_grad: bool) -> Callable[..., tuple]:
-    """A ``forward_backward`` that runs ``module`` (its own weights equal the ones handed)."""
+    """A ``forward_backward`` that runs ``module`` with the parameters it is handed."""
     def forward_backward(params: dict[str, np.ndarray], x: np.ndarray,
                          target: np.ndarray) -> tuple:
+        if params:
+            module.load_state_dict(params)
         module.zero_grad()
         output = module(x)
         if loss_fn is None:  # a layer: target is the upstream gradient
@@ -51,12 +53,16 @@ def check_model(model: zn.nn.Sequential, x: np.ndarray, target: np.ndarray, loss
                 input_grad: bool = True, probes: bool = False) -> Report:
     """A zeronet Sequential + loss against its torch mirror on one batch.
 
-    The model's gradients are cleared first and hold the last batch's
-    afterwards. With ``input_grad=False`` zeronet must return None for dL/dx
-    (asserted) and only the output, loss and parameter gradients are compared.
+    With ``input_grad=False`` zeronet must return None for dL/dx (asserted)
+    and only the output, loss and parameter gradients are compared. The
+    probes run the model with other parameters; its own are restored after.
     """
-    return compare_gradients(_forward_backward(model, loss_fn, input_grad), mirror(model), x,
-                             target, mirror_loss(loss_fn), probes=probes)
+    weights = model.state_dict()
+    try:
+        return compare_gradients(_forward_backward(model, loss_fn, input_grad), mirror(model),
+                                 x, target, mirror_loss(loss_fn), probes=probes)
+    finally:
+        model.load_state_dict(weights)
 
 
 def check_layer(layer: zn.nn.Linear | zn.nn.ReLU, x: np.ndarray, grad_out: np.ndarray, *,

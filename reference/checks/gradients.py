@@ -229,7 +229,7 @@ def compare_gradients(forward_backward: ForwardBackward, torch_model: torch.nn.M
         user = _user_pass(forward_backward, conv, batch, handed, dtype, truth)
         tensors = _tensors(user, truth, conv, batch)
         for t in tensors:
-            differences[t.name] = Difference(t.name, t.actual, t.expected, rtol, atol,
+            differences[t.name] = Difference.held_to(t.name, t.actual, t.expected, rtol, atol,
                                              finite_only=batch.finite_only,
                                              transposed=t.other_layout)
         if batch.finite_only:

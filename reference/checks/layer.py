@@ -161,7 +161,7 @@ def compare_layer(forward_backward: Callable[..., tuple], torch_module: torch.nn
             tensors.append(Tensor(f"{prefix}grad_x", user["grad_x"], truth.grad_x, "grad_x",
                                   layer="the layer"))
         for t in tensors:
-            differences[t.name] = Difference(t.name, t.actual, t.expected, rtol, atol,
+            differences[t.name] = Difference.held_to(t.name, t.actual, t.expected, rtol, atol,
                                              transposed=t.other_layout)
         if all(differences[t.name].close for t in tensors):
             continue

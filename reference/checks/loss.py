@@ -103,7 +103,7 @@ def compare_loss(forward_backward: Callable[[np.ndarray, np.ndarray], tuple],
                    Tensor(f"{prefix}grad_output", conv.samples_from_user(g), truth.grad_x,
                           "grad_output")]
         for t in tensors:
-            differences[t.name] = Difference(t.name, t.actual, t.expected, rtol, atol,
+            differences[t.name] = Difference.held_to(t.name, t.actual, t.expected, rtol, atol,
                                              finite_only=finite_only)
         if finite_only:
             findings.append(finite_findings(tensors, overflow=True, where=f"the '{label}' probe"))

@@ -176,7 +176,7 @@ def compare_optimizer(step: Callable[[dict[str, np.ndarray], dict[str, np.ndarra
         check_callable(state, "state")
         tensors_ += _state_tensors(call_user(CHECK, "state()", state), conv, names_map,
                                    optimizer, tensors)
-    differences = {t.name: Difference(t.name, t.actual, t.expected, rtol, atol,
+    differences = {t.name: Difference.held_to(t.name, t.actual, t.expected, rtol, atol,
                                       transposed=t.other_layout) for t in tensors_}
     notes = []
     adam = is_adam(optimizer)

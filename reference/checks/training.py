@@ -255,7 +255,7 @@ def compare_training(train_step: Callable[[dict[str, np.ndarray], np.ndarray, np
                               np.stack([t[n] for t in truth.params]), "param",
                               layer=layer_of(n, conv), other_layout=n in transposed,
                               ratio=False))
-    differences = {t.name: Difference(t.name, t.actual, t.expected, rtol, atol,
+    differences = {t.name: Difference.held_to(t.name, t.actual, t.expected, rtol, atol,
                                       transposed=t.other_layout) for t in tensors}
     notes = []
     adam = truth.adam
