@@ -67,3 +67,13 @@ def test_the_pytest_snippet_and_the_adapter_file_work(tmp_path):
         status = command.run(argparse.Namespace(file=str(tmp_path / "check.py"), brief=True))
     assert (status, out.getvalue()) == (0, "check_gradients: passed\n"
                                            f"{tmp_path / 'check.py'}: 1 check(s), 1 passed\n")
+
+
+def test_the_readme_example_runs_and_prints_what_its_comment_says():
+    readme = (DOC.parents[1] / "README.md").read_text()
+    section = readme.split("## Check your own network against PyTorch")[1].split("\n## ")[0]
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(blocks(section)[0], namespace)
+    assert out.getvalue() == "factor\n"
+    assert "D = 3 is a mean over the N samples only" in namespace["report"].findings[0].message
