@@ -122,12 +122,30 @@ def random_params(dtype: np.dtype | type, seed: int = 0,
     return {k: normal(rng, s, dtype) for k, s in shapes.items()}
 
 
+def laid_end_to_end(make_optimizer: Callable[[list[zn.nn.Parameter]], zn.optim.Optimizer],
+                    ) -> Callable[[list[zn.nn.Parameter]], zn.optim.Optimizer]:
+    """``make_optimizer``, with the parameters' data first copied end to end, as a model's lie.
+
+    So the optimizer takes its fast path (``zeronet.optim.flat``), as it does
+    in training; test_flat_optim.py shows it equal to the per-parameter path.
+    """
+    def make(params: list[zn.nn.Parameter]) -> zn.optim.Optimizer:
+        for p, data in zip(params, zn.nn.storage.end_to_end([p.data for p in params]),
+                           strict=True):
+            p.data = data
+        return make_optimizer(params)
+    return make
+
+
 def helper_optim(make_optimizer: Callable[[list[zn.nn.Parameter]], zn.optim.Optimizer],
                  steps: int, dtype: np.dtype | type,
                  grads: list[dict[str, np.ndarray | None]] | None = None) -> Report:
-    """``steps`` optimizer steps on identical random gradients: parameters and state vs torch."""
+    """``steps`` optimizer steps on identical random gradients: parameters and state vs torch.
+
+    The parameters lie end to end (:func:`laid_end_to_end`): the default, fast path.
+    """
     grads = random_grads(steps, dtype) if grads is None else grads
-    report = check_optimizer(make_optimizer, random_params(dtype), grads)
+    report = check_optimizer(laid_end_to_end(make_optimizer), random_params(dtype), grads)
     assert_report(report, dtype)
     return report
 

@@ -19,6 +19,7 @@ from zeronet._checks import (
     float_dtype,
     positive_int,
 )
+from zeronet.nn import storage
 from zeronet.nn.module import Module, Parameter, Sequential
 
 
@@ -45,8 +46,9 @@ class Linear(Module):
         self.out_features = positive_int(out_features, "out_features")
         dtype = float_dtype(dtype)
         rng = np.random.default_rng() if rng is None else rng
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
+        # from zeronet.nn.storage: a model's parameters lie end to end, one step updates them all
+        self.weight = Parameter(storage.empty((self.out_features, self.in_features), dtype))
+        self.bias = Parameter(storage.empty((self.out_features,), dtype)) if bias else None
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
         if self.bias is not None:
             bound = 1.0 / math.sqrt(self.in_features)
@@ -192,6 +194,8 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least 2 widths (input and output), got {sizes}")
     rng = np.random.default_rng() if rng is None else rng
+    storage.reserve(sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes)),
+                    float_dtype(dtype))  # all the layers' parameters in one block
     layers: list[Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
         if layers:
