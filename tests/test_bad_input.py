@@ -114,6 +114,44 @@ def test_backward_before_forward(layer: zn.nn.Module) -> None:
         layer.backward(ones(2, 2))
 
 
+
+# The messages of the shared guard (zeronet._checks.expect_array), word for word
+
+def grad_cases() -> list[tuple[object, type[Exception], str]]:
+    """(bad gradient for a float64 (4, 3) array, exception, the message's end after 'expected')."""
+    return [(np.ones((4, 3), dtype=np.float32), TypeError,
+             "an ndarray of dtype float64, got ndarray float32"),
+            ([[1.0] * 3] * 4, TypeError, "an ndarray of dtype float64, got list "),
+            (np.ones((3, 4)), ValueError, "shape (4, 3), got (3, 4)")]
+
+
+@pytest.mark.parametrize(("grad", "exc", "message"), grad_cases(), ids=["dtype", "list", "shape"])
+def test_accumulate_rejects_a_gradient_word_for_word(grad, exc, message) -> None:
+    p = zn.nn.Parameter(np.zeros((4, 3)))
+    with pytest.raises(exc, match=f"^{re.escape('grad: expected ' + message)}$"):
+        p.accumulate(grad)
+
+
+@pytest.mark.parametrize(("grad", "exc", "message"), grad_cases(), ids=["dtype", "list", "shape"])
+@pytest.mark.parametrize("layer", ["Linear", "ReLU"])
+def test_backward_rejects_grad_out_word_for_word(layer, grad, exc, message) -> None:
+    module = zn.nn.Linear(2, 3, rng=rng()) if layer == "Linear" else zn.nn.ReLU()
+    module(np.ones((4, 2 if layer == "Linear" else 3)))
+    with pytest.raises(exc, match=f"^{re.escape('grad_out: expected ' + message)}$"):
+        module.backward(grad)
+
+
+@pytest.mark.parametrize(("grad", "exc", "message"), grad_cases(), ids=["dtype", "list", "shape"])
+def test_optimizer_step_rejects_a_gradient_word_for_word(grad, exc, message) -> None:
+    ps = [zn.nn.Parameter(np.zeros(2)), zn.nn.Parameter(np.zeros((4, 3)))]
+    optimizer = zn.optim.SGD(ps, lr=0.1)
+    ps[1].grad = grad
+    if exc is ValueError:
+        message = message.replace("(4, 3), got", "(4, 3) (never broadcast), got")
+    with pytest.raises(exc, match=f"^{re.escape('params[1].grad: expected ' + message)}$"):
+        optimizer.step()
+
+
 # Losses
 
 
