@@ -175,8 +175,9 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
              linear: Callable[..., Module] = Linear) -> Sequential:
     """Linear layers of widths ``sizes`` with a ReLU between each two (none after the last).
 
-    The seed's networks are ``relu_mlp((1, 16, 16, 16, 16, 1))`` (table 1-1)
-    and ``relu_mlp((784, 16, 16, 16, 16, 10))`` (table 2-4). Each layer is
+    The seed's networks are ``relu_mlp(zeronet.seed_networks.SINE.sizes)``,
+    (1, 16, 16, 16, 16, 1) (table 1-1), and ``relu_mlp(MNIST.sizes)``,
+    (784, 16, 16, 16, 16, 10) (table 2-4). Each layer is
     ``linear(in_features, out_features, dtype=dtype, rng=rng)``, built in
     order from the one ``rng``, so the draws are those of writing the layers
     out by hand; pass a Linear subclass, or a factory that re-initialises the
