@@ -16,7 +16,9 @@ import sys
 
 from zeronet._files import atomic_file
 from zeronet.cli import file_in_existing_dir, positive_int
+from zeronet.data.mnist import MnistNotFoundError
 from zeronet_study import threads
+from zeronet_study.records import to_json
 
 #: What both commands need beyond NumPy.
 REQUIREMENTS = ("torch", "matplotlib")
@@ -65,7 +67,6 @@ class Report:
         threads.restart_if_needed(args.threads, argv, console=args.console)
         if requirements_missing("report"):
             return 2
-        from zeronet.data.mnist import MnistNotFoundError
         from zeronet_study.report.build import build_report  # torch, matplotlib: checked above
 
         # A terminated run must clean up its temporary directory like a failed one:
@@ -111,7 +112,6 @@ class Bench:
         if requirements_missing("bench"):
             return 2
         from zeronet_study.bench import engine, table  # torch: checked above
-        from zeronet_study.records import to_json
         from zeronet_study.report import figures  # matplotlib: checked above
 
         results = engine.run(engine.QUICK if args.quick else engine.FULL, threads=args.threads,

@@ -80,7 +80,7 @@ def threadpools() -> list[dict[str, Any]] | None:
 def describe(threads: int) -> Machine:
     """Everything the report's speed section states about the machine and libraries."""
     import matplotlib  # heavy; only the report and the bench describe the machine
-    import torch
+    import torch  # (as matplotlib)
 
     try:
         usable = len(os.sched_getaffinity(0))

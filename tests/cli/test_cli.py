@@ -293,6 +293,28 @@ def test_a_plugin_that_cannot_be_loaded_is_a_one_line_error(
     assert "pip install 'zeronet[report]'" in err
 
 
+def test_commands_are_train_then_the_plugins_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [FakeEntryPoint(name, Hello()) for name in ("zebra", "alpha", "mid")]
+    monkeypatch.setattr(cli, "entry_points", lambda group: entries)
+    assert list(cli.commands()) == ["train", "alpha", "mid", "zebra"]
+
+
+def test_a_command_started_as_zeronet_knows_it_may_restart_the_process() -> None:
+    """args.console: True in a process started as zeronet, False for main([...]) (above)."""
+    fake = ("import zeronet.cli as cli\n"
+            "class Hi:\n"
+            "    help = description = 'hi'\n"
+            "    def configure(self, parser): pass\n"
+            "    def run(self, args, argv): print('console', args.console); return 0\n"
+            "    def interrupted(self, args): return ''\n"
+            "class Entry:\n"
+            "    name, value = 'hi', 'fake:Hi'\n"
+            "    def load(self): return Hi()\n"
+            "cli.entry_points = lambda group: [Entry()]")
+    done = run_zeronet("hi", code=fake)
+    assert (done.returncode, done.stdout) == (0, "console True\n"), done.stderr
+
+
 def test_a_plugin_cannot_replace_train(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "entry_points", lambda group: [FakeEntryPoint("train", Hello())])
     assert cli.commands()["train"] is cli.TRAIN

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from helpers.localhttp import serving
 
+import zeronet as zn
 from zeronet.data import mnist
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
 from zeronet.data.progress import ProgressBar
@@ -213,6 +214,21 @@ def test_real_mnist_pixel_mean(real_mnist: tuple[np.ndarray, ...]) -> None:
     x_train = real_mnist[0]
     mean = x_train.sum(dtype=np.int64) / x_train.size / 255
     np.testing.assert_allclose(mean, TRAIN_PIXEL_MEAN, rtol=1e-12)
+
+
+def test_real_mnist_prepared_as_the_seed_does(real_mnist: tuple[np.ndarray, ...]) -> None:
+    """flatten_pixels: 784 values per image, row by row, divided by 255 (seed section 2.2.2)."""
+    x = zn.data.flatten_pixels(real_mnist[2], np.float32)
+    assert (x.shape, x.dtype) == ((10_000, 784), np.dtype(np.float32))
+    assert (x.min(), x.max()) == (0.0, 1.0)
+    np.testing.assert_array_equal(x[7, 28:56], (real_mnist[2][7, 1] / 255.0).astype(np.float32))
+
+
+def test_flatten_pixels_reads_row_by_row_and_divides_by_255() -> None:
+    images = (np.arange(2 * 28 * 28) % 256).astype(np.uint8).reshape(2, 28, 28)
+    x = zn.data.flatten_pixels(images)
+    assert (x.shape, x.dtype) == ((2, 784), np.dtype(np.float64))
+    np.testing.assert_array_equal(x[1], (np.arange(784, 1568) % 256) / 255.0)
 
 
 # --- where load_mnist looks -------------------------------------------------
