@@ -11,7 +11,7 @@ from zeronet.data.sine import generate_sine_csvs
 from zeronet.seed_networks import MNIST, SINE
 from zeronet_study.runs.configs import RUNS
 from zeronet_study.runs.datasets import Dataset, sine_dataset
-from zeronet_study.runs.loop import train
+from zeronet_study.runs.loop import accuracy, train
 from zeronet_study.runs.models import build_trainer
 from zeronet_study.runs.trainers import TorchTrainer
 
@@ -63,6 +63,13 @@ def test_short_run_keeps_zeronet_and_pytorch_within_float64_rounding(tmp_path: P
     assert max(result.step_weight_diff) < 1e-10
     zn_h, pt_h = result.histories
     np.testing.assert_allclose(zn_h.test_loss, pt_h.test_loss, rtol=1e-10)
+
+
+def test_accuracy_is_the_percentage_of_rows_whose_arg_max_is_the_label() -> None:
+    """Fig. 2-16: argmax of each row against the label, as a percentage."""
+    outputs = np.array([[0.1, 0.9], [2.0, -1.0], [0.0, 3.0], [5.0, 4.0]])
+    assert accuracy(outputs, np.array([1, 0, 0, 1])) == 50.0
+    assert accuracy(outputs, np.array([1, 0, 1, 0])) == 100.0
 
 
 def test_the_runs_are_the_seeds_networks_and_settings() -> None:

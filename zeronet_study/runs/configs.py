@@ -64,10 +64,6 @@ class RunConfig:
     def init_description(self) -> str:
         return INIT_DESCRIPTIONS[self.init]
 
-    @property
-    def is_variant(self) -> bool:
-        return bool(self.variant_note)
-
 
 _SINE = {"task": "sine", "loss": "mse", "batch_size": SINE.batch_size, "epochs": SINE.epochs,
          "lr": SINE.lr}
