@@ -43,10 +43,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from helpers.parity import MNIST_SIZES, SINE_SIZES, build_net, sine_sample, train_both
+from helpers.parity import build_net, sine_sample, train_both
 
 import zeronet as zn
 from reference.compare import assert_close, default_tolerance
+from zeronet.seed_networks import MNIST, SINE
 
 FLOAT64_TOLERANCE = {"rtol": 1e-10, "atol": 1e-12}
 FLOAT32_TOLERANCE = dict(zip(("rtol", "atol"), default_tolerance(np.float32), strict=True))
@@ -79,8 +80,8 @@ def test_sine_sgd(dtype, steps):
     float32 over 300 steps uses at most 4% of torch.testing's tolerance.
     """
     x, y = sine_sample(dtype)
-    train_and_compare(SINE_SIZES, x, y, zn.nn.MSELoss(), lambda ps: zn.optim.SGD(ps, lr=0.002),
-                      100, steps, kaiming=False)
+    train_and_compare(SINE.sizes, x, y, zn.nn.MSELoss(), lambda ps: zn.optim.SGD(ps, lr=SINE.lr),
+                      SINE.batch_size, steps, kaiming=False)
 
 
 @pytest.mark.parametrize(("dtype", "steps"), [(np.float64, 300), (np.float32, 300)],
@@ -91,8 +92,9 @@ def test_sine_adam(dtype, steps):
     float32 over 300 steps uses at most 10% of torch.testing's tolerance.
     """
     x, y = sine_sample(dtype)
-    losses = train_and_compare(SINE_SIZES, x, y, zn.nn.MSELoss(),
-                               lambda ps: zn.optim.Adam(ps, lr=0.002), 100, steps, kaiming=True)
+    losses = train_and_compare(SINE.sizes, x, y, zn.nn.MSELoss(),
+                               lambda ps: zn.optim.Adam(ps, lr=SINE.lr), SINE.batch_size, steps,
+                               kaiming=True)
     assert np.mean(losses[-10:]) < 0.9 * np.mean(losses[:10])
 
 
@@ -106,6 +108,7 @@ def test_mnist_adam(mnist_subset, dtype, steps):
     weight of a border pixel, see the float64 note on Adam in the module docstring).
     """
     x, y = mnist_subset
-    losses = train_and_compare(MNIST_SIZES, x.astype(dtype), y, zn.nn.CrossEntropyLoss(),
-                               lambda ps: zn.optim.Adam(ps, lr=0.009), 1000, steps, kaiming=True)
+    losses = train_and_compare(MNIST.sizes, x.astype(dtype), y, zn.nn.CrossEntropyLoss(),
+                               lambda ps: zn.optim.Adam(ps, lr=MNIST.lr), MNIST.batch_size, steps,
+                               kaiming=True)
     assert losses[-1] < 0.5 * losses[0]

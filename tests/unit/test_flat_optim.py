@@ -20,6 +20,7 @@ from helpers.parity import run_steps as run
 import zeronet as zn
 from zeronet.nn import storage
 from zeronet.optim.flat import span
+from zeronet.seed_networks import MNIST
 
 OPTIMIZERS = ([(zn.optim.SGD, options) for options in SGD_OPTIONS.values()]
               + [(zn.optim.Adam, options) for options in ADAM_OPTIONS.values()])
@@ -92,7 +93,7 @@ def test_a_models_parameters_lie_end_to_end():
     rng = np.random.default_rng(0)
     by_hand = zn.nn.Sequential(zn.nn.Linear(784, 16, rng=rng), zn.nn.ReLU(),
                                zn.nn.Linear(16, 10, rng=rng))
-    for model in (zn.nn.relu_mlp((784, 16, 16, 16, 16, 10), rng=rng), by_hand):
+    for model in (zn.nn.relu_mlp(MNIST.sizes, rng=rng), by_hand):
         whole = span([p.data for p in model.parameters()])
         assert whole is not None
         assert whole.size == sum(p.data.size for p in model.parameters())
@@ -100,11 +101,10 @@ def test_a_models_parameters_lie_end_to_end():
 
 def test_relu_mlp_never_straddles_two_blocks():
     """A model that no longer fits in the current block starts a new one, whole."""
-    sizes = (784, 16, 16, 16, 16, 10)
     first_layer = (784 + 1) * 16
     storage.reserve(storage.BLOCK_SIZE, np.float64)  # a fresh block, then fill it
     storage.empty((storage.BLOCK_SIZE - first_layer - 100,), np.float64)  # room for layer 0 only
-    model = zn.nn.relu_mlp(sizes, rng=np.random.default_rng(0))
+    model = zn.nn.relu_mlp(MNIST.sizes, rng=np.random.default_rng(0))
     assert span([p.data for p in model.parameters()]) is not None
 
 
