@@ -5,39 +5,23 @@ line must be where ``Name`` (a function, a class, ``Class.method`` or a
 module-level constant) is defined in ``path``. Each test reference is
 `` [`test_name`](../tests/...py) ``: that file must define the test. And the
 page must list every equation of the seed (1-1 to 1-32) and every code figure
-(1-2 to 1-12, 2-2 to 2-17).
+(1-2 to 1-12, 2-2 to 2-17). After code moved, ``python tests/docs/refresh_equations.py``
+rewrites the line numbers.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
+from helpers.source import definition_line
 
 ROOT = Path(__file__).parents[2]
 PAGE = ROOT / "docs" / "equations.md"
 CODE = re.compile(r"`(?P<name>[\w.]+)` \[(?P<path>[\w/]+\.py):(?P<line>\d+)\]"
                   r"\(\.\./(?P<link>[\w/]+\.py)#L(?P<link_line>\d+)\)")
 TEST = re.compile(r"\[`(?P<name>test_\w+)`\]\(\.\./(?P<path>tests/[\w/]+\.py)\)")
-
-
-def definition_line(path: Path, name: str) -> int | None:
-    """The line where ``name`` (``f``, ``C``, ``C.m`` or a constant) is defined, or None."""
-    scope: list[ast.stmt] = ast.parse(path.read_text()).body
-    line = None
-    for part in name.split("."):
-        for node in scope:
-            names = ([node.name] if isinstance(node, ast.FunctionDef | ast.ClassDef)
-                     else [t.id for t in getattr(node, "targets", [getattr(node, "target", None)])
-                           if isinstance(t, ast.Name)])
-            if part in names:
-                line, scope = node.lineno, getattr(node, "body", [])
-                break
-        else:
-            return None
-    return line
 
 
 def rows() -> list[str]:
