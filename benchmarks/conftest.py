@@ -1,10 +1,11 @@
 """Shared set-up for the benchmarks.
 
-* One thread count for both frameworks (``ZERONET_BENCH_THREADS``, default 1):
-  torch through ``torch.set_num_threads``, NumPy's BLAS through threadpoolctl
-  (or, without it, ``OPENBLAS_NUM_THREADS`` set before NumPy is imported).
-  The run stops if either library ends up with another count.
-* What is timed comes from ``experiments.bench_cases``: each twin is the
+* One thread count for both frameworks (``ZERONET_BENCH_THREADS``, default 1),
+  set by ``zeronet_study.threads`` as ``zeronet report`` and ``zeronet bench``
+  set it: the variables exported before NumPy and torch are imported, then
+  torch and NumPy's BLAS (threadpoolctl) pinned. The run stops if either
+  library ends up with another count.
+* What is timed comes from ``zeronet_study.bench.cases``: each twin is the
   same work in zeronet and torch (same weights and inputs, checked to agree
   before timing), sometimes with a raw-NumPy floor; ``zeronet bench`` times
   the same twins.
@@ -19,7 +20,8 @@
 from __future__ import annotations
 
 import os
-import sys
+
+from zeronet_study import threads  # imports neither NumPy nor torch
 
 
 def _thread_count() -> int:
@@ -30,13 +32,7 @@ def _thread_count() -> int:
 
 
 THREADS = _thread_count()
-
-try:
-    import threadpoolctl
-except ImportError:  # OpenBLAS reads this once, when NumPy is first imported
-    threadpoolctl = None
-    if "numpy" not in sys.modules:
-        os.environ["OPENBLAS_NUM_THREADS"] = str(THREADS)
+threads.export(THREADS)  # before NumPy and torch are loaded: they read the variables then
 
 import re  # noqa: E402
 import time  # noqa: E402
@@ -46,37 +42,25 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from experiments.bench import table_text as bench_text  # noqa: E402
-from experiments.bench_cases import Twin  # noqa: E402
+from zeronet_study.bench.cases import Twin  # noqa: E402
+from zeronet_study.bench.records import BenchRow  # noqa: E402
+from zeronet_study.bench.table import table_text as bench_text  # noqa: E402
 
 # With one thread, time the CPU the process used rather than the wall clock: other
 # processes on a shared machine then steal time from neither twin's measurement.
 # With more threads, CPU time would add the threads up, so the wall clock it is.
 TIMER = time.process_time if THREADS == 1 else time.perf_counter
 
-_LIMITER = pytest.StashKey[object]()
-# (kind, dtype, name) -> a row as experiments.bench.measure returns it
-_ROWS = pytest.StashKey[dict[tuple[str, str, str], dict[str, object]]]()
+# (kind, dtype, name) -> the row of that twin, as zeronet_study.bench.engine.measure gives it
+_ROWS = pytest.StashKey[dict[tuple[str, str, str], BenchRow]]()
 
 
 # ----------------------------------------------------------------------------- threads
 
-def _numpy_blas_threads() -> int | None:
-    """The thread count NumPy's BLAS runs with, or None if it cannot be known."""
-    if threadpoolctl is not None:
-        counts = {lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-                  if lib["user_api"] == "blas"}
-        return counts.pop() if len(counts) == 1 else None
-    raw = os.environ.get("OPENBLAS_NUM_THREADS", "")
-    return int(raw) if raw.isdigit() else None
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    torch.set_num_threads(THREADS)
-    if threadpoolctl is not None:
-        config.stash[_LIMITER] = threadpoolctl.threadpool_limits(limits=THREADS, user_api="blas")
+    threads.limit(THREADS)
     config.stash[_ROWS] = {}
-    blas = _numpy_blas_threads()
+    blas = threads.numpy_blas_threads()
     if torch.get_num_threads() != THREADS or blas != THREADS:
         raise pytest.UsageError(
             f"benchmarks: expected {THREADS} thread(s) for both frameworks, got torch "
@@ -88,12 +72,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "benchmark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.benchmark(timer=TIMER))
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    limiter = config.stash.get(_LIMITER, None)
-    if limiter is not None:
-        limiter.restore_original_limits()
 
 
 def environment() -> dict[str, object]:
@@ -110,7 +88,7 @@ def environment() -> dict[str, object]:
         "threads": THREADS,
         "timer": f"time.{TIMER.__name__}",
         "torch_threads": torch.get_num_threads(),
-        "numpy_blas_threads": _numpy_blas_threads(),
+        "numpy_blas_threads": threads.numpy_blas_threads(),
         "numpy": np.__version__,
         "numpy_blas": f"{numpy_blas.get('name')} {numpy_blas.get('version')}",
         "torch": torch.__version__,
@@ -173,12 +151,12 @@ def bench(benchmark, request: pytest.FixtureRequest) -> Callable[[Twin, str], No
         if benchmark.stats is not None:  # None when benchmarking is disabled
             row = request.config.stash[_ROWS].setdefault(
                 (twin.group, twin.dtype, twin.name),
-                {"name": twin.name, "group": twin.group, "dtype": twin.dtype, "median": {},
-                 "min": {}, **twin.info})
-            row["median"][role] = benchmark.stats["median"]
-            row["min"][role] = benchmark.stats["min"]
-            if twin.group == "run":  # one round: the whole run
-                row.setdefault("total", {})[role] = benchmark.stats["median"]
+                BenchRow(name=twin.name, group=twin.group, dtype=twin.dtype, **twin.info,
+                         median={}, total={} if twin.group == "run" else None))
+            row.median[role] = benchmark.stats["median"]
+            row.min[role] = benchmark.stats["min"]
+            if row.total is not None:  # one round: the whole run
+                row.total[role] = benchmark.stats["median"]
     return run
 
 
@@ -186,7 +164,7 @@ def bench(benchmark, request: pytest.FixtureRequest) -> Callable[[Twin, str], No
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """The table of ``zeronet bench``, from this run's medians, and the targets of issue 4."""
     rows = [r for r in config.stash.get(_ROWS, {}).values()
-            if {"zeronet", "torch"} <= r["median"].keys()]
+            if {"zeronet", "torch"} <= r.median.keys()]
     if not rows:
         return
     terminalreporter.section(f"zeronet and PyTorch, one run, {THREADS} thread(s), "

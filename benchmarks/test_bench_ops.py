@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import twin_ids
 
-from experiments.bench_cases import op_twins
+from zeronet_study.bench.cases import op_twins
 
 # A failed twin check stops a test before it times anything; pytest-benchmark then
 # warns that the fixture went unused, which would add a second, misleading error.

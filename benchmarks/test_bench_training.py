@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from experiments import bench_cases as cases
-from experiments.bench import WIDTH_SERIES_BATCH, Plan
-from experiments.bench_cases import Twin
+from zeronet_study.bench import cases
+from zeronet_study.bench.cases import Twin
+from zeronet_study.bench.records import WIDTH_SERIES_BATCH, Plan
 
 pytestmark = pytest.mark.filterwarnings("ignore:Benchmark fixture was not used")
 

@@ -1,4 +1,7 @@
-"""``zeronet check FILE``: run every check an adapter file defines; print; exit 0, 1 or 2.
+"""What ``zeronet check FILE`` does: run every check an adapter file defines, print, 0/1/2.
+
+(The subcommand itself is registered in ``zeronet_study/commands.py``, the
+layer of commands, and imports this module only when it runs.)
 
 The contract of FILE (docs/check-your-network.md has worked examples):
 
@@ -21,7 +24,6 @@ raises any other error. A teacher can loop over submissions::
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import inspect
 import sys
@@ -36,16 +38,7 @@ from types import ModuleType
 from reference.calls import UserCodeError
 from reference.report import Report
 
-__all__ = ["HELP", "CheckResult", "configure", "run", "run_file"]
-
-NAME = "check"
-HELP = "check a from-scratch network against PyTorch: run the checks an adapter FILE defines"
-DESCRIPTION = (
-    "Import FILE, a Python file, and run every function named check_* in it that takes no "
-    "arguments; each returns a reference.Report (or a list or dict of them), e.g. from "
-    "reference.compare_gradients. Print each report. Exit 0 when all pass, 1 when any has a "
-    "finding or the code under check raised, 2 when FILE is broken. See "
-    "docs/check-your-network.md.")
+__all__ = ["BrokenFileError", "CheckResult", "check_file", "run_file"]
 
 
 class BrokenFileError(Exception):
@@ -152,23 +145,18 @@ def run_file(path: str | Path) -> list[CheckResult]:
     return results
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``zeronet check``."""
-    parser.add_argument("file", metavar="FILE", help="the adapter file: a .py defining check_*")
-    parser.add_argument("--brief", action="store_true",
-                        help="one line per check (its findings' kinds and tensors) instead of "
-                             "the full reports")
+def check_file(file: str | Path, *, brief: bool = False) -> int:
+    """Run ``file``'s checks; the reports on stdout (one line each if ``brief``); 0, 1 or 2.
 
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``zeronet check``: the reports on stdout, a summary line; exit 0, 1 or 2."""
+    A broken file is one line on stderr (and the last frames of its error).
+    """
     try:
-        results = run_file(args.file)
+        results = run_file(file)
     except BrokenFileError as err:
         print(f"zeronet check: {err}".rstrip(), file=sys.stderr)
         return 2
     for result in results:
-        if args.brief:
+        if brief:
             print(result.brief())
             continue
         print(f"== {result.name}")
@@ -183,6 +171,6 @@ def run(args: argparse.Namespace) -> int:
             print(report)
         print()
     failed = [r.name for r in results if not r.passed]
-    print(f"{args.file}: {len(results)} check(s), {len(results) - len(failed)} passed"
+    print(f"{file}: {len(results)} check(s), {len(results) - len(failed)} passed"
           + (f", failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

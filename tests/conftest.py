@@ -37,5 +37,5 @@ def mnist_subset() -> tuple[np.ndarray, np.ndarray]:
         pytest.skip("ZERONET_DATA_DIR is unset: point it at the directory holding the four "
                     "MNIST .gz files to run the MNIST tests")
     x_train, y_train, _, _ = zn.data.load_mnist(data_dir, download=False)
-    x = x_train[:MNIST_TRAIN_SUBSET].reshape(MNIST_TRAIN_SUBSET, -1) / 255.0
-    return x, y_train[:MNIST_TRAIN_SUBSET].astype(np.int64)
+    return (zn.data.flatten_pixels(x_train[:MNIST_TRAIN_SUBSET]),
+            y_train[:MNIST_TRAIN_SUBSET].astype(np.int64))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -32,7 +33,7 @@ def forward_backward(p, x, y, scale=1.0):
 def run(tmp_path, body: str, *, brief: bool = False, capsys=None) -> int:
     path = tmp_path / "adapter.py"
     path.write_text(textwrap.dedent(NETWORK) + textwrap.dedent(body))
-    return command.run(argparse.Namespace(file=str(path), brief=brief))
+    return command.check_file(str(path), brief=brief)
 
 
 def test_every_check_passes_exit_0(tmp_path, capsys):
@@ -87,7 +88,7 @@ def test_a_broken_file_exits_2_saying_why(tmp_path, capsys, body, message):
 
 
 def test_a_missing_file_exits_2(tmp_path, capsys):
-    assert command.run(argparse.Namespace(file=str(tmp_path / "nope.py"), brief=False)) == 2
+    assert command.check_file(str(tmp_path / "nope.py")) == 2
     assert "no such file" in capsys.readouterr().err
 
 
@@ -97,5 +98,22 @@ def test_the_adapters_folder_is_importable(tmp_path, capsys):
     path.write_text("import torch, reference\nfrom student_net import NET, X, Y, "
                     "forward_backward\n\ndef check_it():\n    return reference.compare_gradients("
                     "forward_backward, NET, X, Y, torch.nn.MSELoss())\n")
-    assert command.run(argparse.Namespace(file=str(path), brief=True)) == 0
+    assert command.check_file(str(path), brief=True) == 0
     assert capsys.readouterr().out.startswith("check_it: passed")
+
+
+def test_zeronet_check_runs_as_a_command_with_its_exit_status(tmp_path):
+    path = tmp_path / "adapter.py"
+    path.write_text(textwrap.dedent(NETWORK) + textwrap.dedent('''
+        def check_wrong():
+            fb = lambda p, x, y: forward_backward(p, x, y, scale=0.5)
+            return reference.compare_gradients(fb, NET, X, Y, torch.nn.MSELoss())
+        '''))
+    done = subprocess.run([sys.executable, "-m", "zeronet", "check", str(path), "--brief"],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (1, "check_wrong: factor at "
+                                                                 "grad[0.weight]")
+    broken = subprocess.run([sys.executable, "-m", "zeronet", "check", str(tmp_path / "no.py")],
+                            capture_output=True, text=True, timeout=120)
+    assert (broken.returncode, broken.stderr.strip()) == (2, f"zeronet check: "
+                                                             f"{tmp_path / 'no.py'}: no such file")

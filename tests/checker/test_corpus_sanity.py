@@ -45,7 +45,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from corpus.cases import CASES, DTYPES, INIT_SHAPE, KINDS, Built, correct_twin
+from helpers.corpus.cases import CASES, DTYPES, INIT_SHAPE, KINDS, Built, correct_twin
 
 TOLERANCE = {np.dtype(np.float64): (1e-12, 1e-12), np.dtype(np.float32): (1.3e-6, 1e-5)}
 

@@ -3,7 +3,6 @@ the pytest snippet and the zeronet check adapter file."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import re
@@ -64,7 +63,7 @@ def test_the_pytest_snippet_and_the_adapter_file_work(tmp_path):
     adapter = blocks(sections()["From the command line: `zeronet check FILE`"])[0]
     (tmp_path / "check.py").write_text(adapter)
     with contextlib.redirect_stdout(io.StringIO()) as out:
-        status = command.run(argparse.Namespace(file=str(tmp_path / "check.py"), brief=True))
+        status = command.check_file(str(tmp_path / "check.py"), brief=True)
     assert (status, out.getvalue()) == (0, "check_gradients: passed\n"
                                            f"{tmp_path / 'check.py'}: 1 check(s), 1 passed\n")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from corpus.cases import CASES
+from helpers.corpus.cases import CASES
 
 import reference
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.seed_checks import run_seed_checks
+from zeronet_study.runs.seed_checks import run_seed_checks
 
 CHECKS = run_seed_checks(batch=200)
 

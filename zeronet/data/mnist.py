@@ -166,6 +166,15 @@ def _bad_magic_message(path: Path, data: bytes, *, compressed: bool) -> str:
     return f"{path}: not an IDX file: expected {idx_magic}, got {found}"
 
 
+def flatten_pixels(images: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """MNIST images as the seed prepares them (section 2.2.2): one row of 784 values in [0, 1].
+
+    Each 28 x 28 image is flattened row by row ("from left to right, top to
+    bottom") and divided by 255, in float64 and then cast to ``dtype``.
+    """
+    return (images.reshape(len(images), -1) / 255.0).astype(dtype)
+
+
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

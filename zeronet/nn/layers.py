@@ -9,7 +9,17 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from zeronet import init
-from zeronet._checks import NonFiniteValueError, all_finite, float_array, float_dtype, positive_int
+from zeronet._checks import (
+    NonFiniteValueError,
+    all_finite,
+    expect_batch,
+    expect_grad_out,
+    expect_real,
+    float_array,
+    float_dtype,
+    positive_int,
+)
+from zeronet.nn import storage
 from zeronet.nn.module import Module, Parameter, Sequential
 
 
@@ -36,20 +46,22 @@ class Linear(Module):
         self.out_features = positive_int(out_features, "out_features")
         dtype = float_dtype(dtype)
         rng = np.random.default_rng() if rng is None else rng
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
+        # from zeronet.nn.storage: a model's parameters lie end to end, one step updates them all
+        self.weight = Parameter(storage.empty((self.out_features, self.in_features), dtype))
+        self.bias = Parameter(storage.empty((self.out_features,), dtype)) if bias else None
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
         if self.bias is not None:
             bound = 1.0 / math.sqrt(self.in_features)
             init.uniform_(self.bias, -bound, bound, rng=rng)
-        self._x: np.ndarray | None = None
+        self._x: np.ndarray | None = None  # the input of the last forward pass
+        self._out_shape: tuple[int, ...] | None = None  # and the shape of its output
         self._ones = np.ones(0, dtype=dtype)  # 1 of the bias gradient 1^T G, one per row
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """H = X W^T + b (eq. 1-3, in torch's weight layout).
 
-        (A NaN or inf in X always reaches H, so the check runs on H,
-        1/in_features of the size of X.)
+        A NaN or inf in X always reaches H, so the check for them runs on H,
+        1/in_features of the size of X.
 
         Raises:
             TypeError: naming ``x``, if not an ndarray of the layer's dtype.
@@ -57,23 +69,17 @@ class Linear(Module):
                 or inf, or if H overflows; naming ``weight`` or ``bias`` if they hold NaN
                 or inf. The non-finite cases raise the subclass NonFiniteValueError.
         """
-        weight = self.weight.data
-        if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.dtype == weight.dtype
-                and x.shape[1] == self.in_features):
-            self._reject(x)
-        out = x @ weight.T
+        expect_batch(x, self.in_features, self.weight.data.dtype, "x")
+        out = x @ self.weight.data.T
         if self.bias is not None:
             out += self.bias.data
         if not all_finite(out):
             self._reject_non_finite(x)
-        self._x = x
+        self._x, self._out_shape = x, out.shape
         return out
 
-    def _reject(self, x: object) -> None:
-        float_array(x, "x", ndim=2, dtype=self.weight.dtype)
-        raise ValueError(f"x: expected shape (N, {self.in_features}), got {x.shape}")
-
     def _reject_non_finite(self, x: np.ndarray) -> None:
+        """Name what made the output non-finite: NaN/inf in x, weight or bias, else an overflow."""
         float_array(x, "x")
         for name, p in self.named_parameters():
             float_array(p.data, name)
@@ -92,16 +98,8 @@ class Linear(Module):
             TypeError: naming ``grad_out``, if not an ndarray of the layer's dtype.
             ValueError: naming ``grad_out``, if not of shape (N, out_features).
         """
-        x = self._x
-        if x is None:
-            raise RuntimeError("Linear.backward called before forward")
-        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != self.weight.dtype:
-            raise TypeError(f"grad_out: expected an ndarray of dtype {self.weight.dtype}, "
-                            f"got {type(grad_out).__name__} {getattr(grad_out, 'dtype', '')}")
-        if grad_out.shape != (x.shape[0], self.out_features):
-            raise ValueError(f"grad_out: expected shape {(x.shape[0], self.out_features)}, "
-                             f"got {grad_out.shape}")
-        grad_weight, grad_bias = self.parameter_grads(grad_out, x)
+        expect_grad_out(grad_out, self._out_shape, self.weight.data.dtype, "Linear")
+        grad_weight, grad_bias = self.parameter_grads(grad_out, self._x)
         self.weight.accumulate(grad_weight)
         if self.bias is not None:
             self.bias.accumulate(grad_bias)
@@ -144,7 +142,9 @@ class ReLU(Module):
     """
 
     def __init__(self) -> None:
-        self._mask: np.ndarray | None = None
+        self._mask: np.ndarray | None = None  # where the last input was > 0 (or NaN)
+        self._shape: tuple[int, ...] | None = None  # and its shape and dtype
+        self._dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """max(0, x), for x an ndarray of any shape.
@@ -153,11 +153,9 @@ class ReLU(Module):
             TypeError: naming ``x``, if not an ndarray of integers or floats (torch.relu
                 refuses bool and complex too).
         """
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"x: expected a numpy.ndarray, got {type(x).__name__}")
-        if x.dtype.kind not in "iuf":
-            raise TypeError(f"x: expected an integer or float dtype, got {x.dtype}")
-        self._mask, self._dtype = ~(x <= 0), x.dtype  # NaN passes the gradient, as in torch
+        expect_real(x, "x")
+        # NaN passes the gradient, as in torch
+        self._mask, self._shape, self._dtype = ~(x <= 0), x.shape, x.dtype
         return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
@@ -168,13 +166,7 @@ class ReLU(Module):
             TypeError: naming ``grad_out``, if not an ndarray of the input's dtype.
             ValueError: naming ``grad_out``, if not of the input's shape.
         """
-        if self._mask is None:
-            raise RuntimeError("ReLU.backward called before forward")
-        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != self._dtype:
-            raise TypeError(f"grad_out: expected an ndarray of dtype {self._dtype}, "
-                            f"got {type(grad_out).__name__} {getattr(grad_out, 'dtype', '')}")
-        if grad_out.shape != self._mask.shape:
-            raise ValueError(f"grad_out: expected shape {self._mask.shape}, got {grad_out.shape}")
+        expect_grad_out(grad_out, self._shape, self._dtype, "ReLU")
         return grad_out * self._mask if input_grad else None
 
 
@@ -183,8 +175,9 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
              linear: Callable[..., Module] = Linear) -> Sequential:
     """Linear layers of widths ``sizes`` with a ReLU between each two (none after the last).
 
-    The seed's networks are ``relu_mlp((1, 16, 16, 16, 16, 1))`` (table 1-1)
-    and ``relu_mlp((784, 16, 16, 16, 16, 10))`` (table 2-4). Each layer is
+    The seed's networks are ``relu_mlp(zeronet.seed_networks.SINE.sizes)``,
+    (1, 16, 16, 16, 16, 1) (table 1-1), and ``relu_mlp(MNIST.sizes)``,
+    (784, 16, 16, 16, 16, 10) (table 2-4). Each layer is
     ``linear(in_features, out_features, dtype=dtype, rng=rng)``, built in
     order from the one ``rng``, so the draws are those of writing the layers
     out by hand; pass a Linear subclass, or a factory that re-initialises the
@@ -202,6 +195,8 @@ def relu_mlp(sizes: Sequence[int], *, dtype: np.dtype | type = np.float64,
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least 2 widths (input and output), got {sizes}")
     rng = np.random.default_rng() if rng is None else rng
+    storage.reserve(sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes)),
+                    float_dtype(dtype))  # all the layers' parameters in one block
     layers: list[Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
         if layers:

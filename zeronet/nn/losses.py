@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeronet._checks import FLOAT_DTYPES, finite, float_array
+from zeronet._checks import FLOAT_DTYPES, cached, finite, float_array
 
 REDUCTIONS = ("mean", "sum")
 #: Rows up to this long are reduced over a column-major copy in log_softmax.
@@ -44,22 +44,15 @@ class MSELoss:
             ValueError: naming ``output`` (empty, or NaN/inf) or ``target`` (another
                 shape, or NaN/inf).
         """
-        float_array(output, "output")
-        if output.size == 0:
-            raise ValueError(f"output: expected at least one element, got shape {output.shape}")
-        float_array(target, "target", dtype=output.dtype)
-        if target.shape != output.shape:
-            raise ValueError(f"target: expected shape {output.shape} (the output's), "
-                             f"got {target.shape}")
+        _check_output_and_target(output, target)
         self._diff = output - target
         total = float(np.vdot(self._diff, self._diff))
         return total / self._diff.size if self.reduction == "mean" else total
 
     def backward(self) -> np.ndarray:
-        if self._diff is None:
-            raise RuntimeError("MSELoss.backward called before the loss was computed")
-        scale = 2.0 / self._diff.size if self.reduction == "mean" else 2.0
-        return np.asarray(scale * self._diff)  # a 0-d output: a 0-d array, not a numpy scalar
+        diff = cached(self._diff, "MSELoss.backward called before the loss was computed")
+        scale = 2.0 / diff.size if self.reduction == "mean" else 2.0
+        return np.asarray(scale * diff)  # a 0-d output: a 0-d array, not a numpy scalar
 
     def __repr__(self) -> str:
         return f"MSELoss(reduction={self.reduction!r})"
@@ -81,12 +74,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
         TypeError: naming ``logits``, if not a float32 or float64 ndarray.
         ValueError: naming ``logits``, if it is 0-d or its last axis is empty.
     """
-    if not isinstance(logits, np.ndarray) or logits.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"logits: expected a float32 or float64 ndarray, "
-                        f"got {type(logits).__name__} {getattr(logits, 'dtype', '')}")
-    if logits.ndim == 0 or logits.shape[-1] == 0:
-        raise ValueError(f"logits: expected a last axis of at least one class, "
-                         f"got shape {logits.shape}")
+    _check_logits(logits)
     c = logits.shape[-1]
     rows = logits.reshape(-1, c) if logits.ndim != 2 else logits
     columns_first = np.asfortranarray(rows) if c <= SHORT_ROW < rows.shape[0] else rows
@@ -129,25 +117,7 @@ class CrossEntropyLoss:
             ValueError: naming ``logits`` (not 2-D, N or C zero, NaN/inf) or ``target``
                 (wrong shape, an index outside [0, C-1], NaN/inf probabilities).
         """
-        float_array(logits, "logits", ndim=2)
-        n, c = logits.shape
-        if n == 0 or c == 0:
-            raise ValueError(f"logits: expected shape (N, C) with N, C >= 1, got {logits.shape}")
-        if not isinstance(target, np.ndarray):
-            raise TypeError(f"target: expected a numpy.ndarray, got {type(target).__name__}")
-        if target.ndim == 1:
-            self._check_indices(target, n, c)
-        elif target.ndim == 2:
-            if target.dtype != logits.dtype:
-                raise TypeError(f"target: expected probabilities of dtype {logits.dtype} "
-                                f"(the logits'), got {target.dtype}")
-            if target.shape != (n, c):
-                raise ValueError(f"target: expected probabilities of shape {(n, c)}, "
-                                 f"got {target.shape}")
-            finite(target, "target")
-        else:
-            raise ValueError(f"target: expected class indices (N,) or probabilities "
-                             f"(N, C), got shape {target.shape}")
+        n = _check_logits_and_target(logits, target)
         log_prob = log_softmax(logits)
         self._cache = (log_prob, target)
         if target.ndim == 1:
@@ -156,22 +126,9 @@ class CrossEntropyLoss:
             total = -float(np.vdot(target, log_prob))
         return total / n if self.reduction == "mean" else total
 
-    @staticmethod
-    def _check_indices(target: np.ndarray, n: int, c: int) -> None:
-        if target.dtype.kind not in "iu":
-            raise TypeError(f"target: expected integer class indices, got dtype {target.dtype}")
-        if target.shape != (n,):
-            raise ValueError(f"target: expected class indices of shape ({n},), "
-                             f"got {target.shape}")
-        low, high = target.min(), target.max()
-        if low < 0 or high >= c:
-            raise ValueError(f"target: expected class indices in [0, {c - 1}], "
-                             f"got values in [{low}, {high}]")
-
     def backward(self) -> np.ndarray:
-        if self._cache is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before the loss was computed")
-        log_prob, target = self._cache
+        log_prob, target = cached(self._cache, "CrossEntropyLoss.backward called before the "
+                                               "loss was computed")
         n = log_prob.shape[0]
         # As torch rounds it: dL/dz = g - softmax(z) * sum_c g_c, where g = dL/d(log softmax)
         # = -y / N; for class indices g is -1/N at each target and 0 elsewhere.
@@ -189,3 +146,65 @@ class CrossEntropyLoss:
 
     def __repr__(self) -> str:
         return f"CrossEntropyLoss(reduction={self.reduction!r})"
+
+
+# ----------------------------------------------------------------------------- the checks
+
+def _check_output_and_target(output: object, target: object) -> None:
+    """MSELoss: a non-empty finite float ``output``, a finite ``target`` of its shape and dtype."""
+    float_array(output, "output")
+    if output.size == 0:
+        raise ValueError(f"output: expected at least one element, got shape {output.shape}")
+    float_array(target, "target", dtype=output.dtype)
+    if target.shape != output.shape:
+        raise ValueError(f"target: expected shape {output.shape} (the output's), "
+                         f"got {target.shape}")
+
+
+def _check_logits(logits: object) -> None:
+    """log_softmax: a float32/float64 array with a non-empty last axis."""
+    if not isinstance(logits, np.ndarray) or logits.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"logits: expected a float32 or float64 ndarray, "
+                        f"got {type(logits).__name__} {getattr(logits, 'dtype', '')}")
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits: expected a last axis of at least one class, "
+                         f"got shape {logits.shape}")
+
+
+def _check_logits_and_target(logits: object, target: object) -> int:
+    """CrossEntropyLoss: finite (N, C) logits, and class indices (N,) or probabilities (N, C).
+
+    Returns N.
+    """
+    float_array(logits, "logits", ndim=2)
+    n, c = logits.shape
+    if n == 0 or c == 0:
+        raise ValueError(f"logits: expected shape (N, C) with N, C >= 1, got {logits.shape}")
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"target: expected a numpy.ndarray, got {type(target).__name__}")
+    if target.ndim == 1:
+        _check_indices(target, n, c)
+    elif target.ndim == 2:
+        if target.dtype != logits.dtype:
+            raise TypeError(f"target: expected probabilities of dtype {logits.dtype} "
+                            f"(the logits'), got {target.dtype}")
+        if target.shape != (n, c):
+            raise ValueError(f"target: expected probabilities of shape {(n, c)}, "
+                             f"got {target.shape}")
+        finite(target, "target")
+    else:
+        raise ValueError(f"target: expected class indices (N,) or probabilities "
+                         f"(N, C), got shape {target.shape}")
+    return n
+
+
+def _check_indices(target: np.ndarray, n: int, c: int) -> None:
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integer class indices, got dtype {target.dtype}")
+    if target.shape != (n,):
+        raise ValueError(f"target: expected class indices of shape ({n},), "
+                         f"got {target.shape}")
+    low, high = target.min(), target.max()
+    if low < 0 or high >= c:
+        raise ValueError(f"target: expected class indices in [0, {c - 1}], "
+                         f"got values in [{low}, {high}]")

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from zeronet._checks import FLOAT_DTYPES, float_array
+from zeronet._checks import FLOAT_DTYPES, expect_array, float_array
 
 
 class Parameter:
@@ -49,13 +49,7 @@ class Parameter:
             TypeError: naming ``grad``, if not an ndarray of the parameter's dtype.
             ValueError: naming ``grad``, if not of the parameter's shape (never broadcast).
         """
-        data = self.data
-        if not (isinstance(grad, np.ndarray) and grad.dtype == data.dtype
-                and grad.shape == data.shape):
-            if not isinstance(grad, np.ndarray) or grad.dtype != data.dtype:
-                raise TypeError(f"grad: expected an ndarray of dtype {data.dtype}, "
-                                f"got {type(grad).__name__} {getattr(grad, 'dtype', '')}")
-            raise ValueError(f"grad: expected shape {data.shape}, got {grad.shape}")
+        expect_array(grad, self.data.shape, self.data.dtype, "grad")
         if self.grad is None:
             self.grad = grad
         else:

@@ -42,9 +42,11 @@ class Adam(Optimizer):
     v' = v / (1 - beta2^t), p <- p - lr m' / (sqrt(v') + eps)) rearranged as
     torch does; the seed's code (fig. 2-9) drops the ^t.
 
-    ``flat=True`` (the default) runs the update once over all parameters laid
-    out in one buffer, ``flat=False`` once per parameter; the numbers are the
-    same (see :class:`~zeronet.optim.optimizer.Optimizer`).
+    ``flat=True`` (the default) runs the update once over all parameters
+    when they lie end to end in memory, as a model's do; ``flat=False``
+    always once per parameter. The numbers are the same, and either way each
+    ``Parameter.data`` is updated in place (see
+    :class:`~zeronet.optim.optimizer.Optimizer`).
 
     Raises:
         ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite

@@ -8,9 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from zeronet._checks import float_array
+from zeronet._checks import expect_array, float_array
 from zeronet.nn.module import Parameter, zero_grads
-from zeronet.optim.flat import FlatParameters
+from zeronet.optim.flat import FlatStep
+
+#: What a gradient of another shape than its parameter's is told: it is never broadcast.
+NEVER_BROADCAST = " (never broadcast)"
 
 
 class Optimizer:
@@ -23,16 +26,13 @@ class Optimizer:
     ``state_dict()`` has torch's layout: ``{"state": {index: {...}},
     "param_groups": [{**hyperparameters, "params": [0, 1, ...]}]}``.
 
-    When all parameters share a dtype (and unless ``flat=False``), they are
-    laid out in one buffer
-    (:class:`~zeronet.optim.flat.FlatParameters`; each ``Parameter.data``
-    becomes a view of it) and so is the optimizer state, and ``step`` runs
-    ``_update`` once over the whole buffer: the same arithmetic on every
-    element as per parameter, in a few NumPy calls instead of a few per
-    parameter. ``self.state[i]`` holds views of the flat state, so it reads
-    exactly as torch's per-parameter state. If a step finds a parameter
-    without a gradient (torch skips it, and its state falls behind the
-    others'), the optimizer updates parameter by parameter from then on.
+    ``step`` updates each ``Parameter.data`` in place: an array you hold
+    sees every update, as a tensor does in torch. When the parameters lie
+    end to end in memory, as a model's do (``zeronet.nn.storage``), and unless
+    ``flat=False``, ``step`` runs ``_update`` once over all of them instead of
+    once per parameter (:class:`~zeronet.optim.flat.FlatStep`): the same
+    arithmetic on every element, in a few NumPy calls instead of a few per
+    parameter.
     """
 
     hyperparameters: dict[str, Any]
@@ -50,63 +50,40 @@ class Optimizer:
                                 f"got {type(p).__name__}")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("params: expected each Parameter once, got duplicates")
-        self.state: list[dict[str, Any]] = [{} for _ in self.params]
         if not isinstance(flat, bool):
             raise TypeError(f"flat: expected a bool, got {flat!r}")
-        flat = flat and len({p.dtype for p in self.params}) == 1
-        self._flat = FlatParameters(self.params) if flat else None
-        # The state of all parameters end to end, or None once they are updated one by one.
-        self._flat_state: dict[str, Any] | None = {} if flat else None
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        self._grad_names = [f"params[{i}].grad" for i in range(len(self.params))]
+        self._flat = FlatStep(self.params, self.state) if flat else None
 
     def step(self) -> None:
         """Update every parameter that has a gradient; skip those whose grad is None.
+
+        As torch/optim/sgd.py and adam.py do: check every gradient, then
+        update each parameter, or all of them at once (the fast path).
 
         Raises:
             TypeError: naming ``params[i].grad``, if not an ndarray of the parameter's dtype.
             ValueError: naming ``params[i].grad``, if not of the parameter's shape.
         """
-        with_grad = 0
-        for i, param in enumerate(self.params):
-            grad = param.grad
-            if grad is None:
-                continue
-            if not (isinstance(grad, np.ndarray) and grad.dtype == param.data.dtype
-                    and grad.shape == param.data.shape):
-                self._reject_grad(i, param, grad)
-            with_grad += 1
-        if with_grad == 0:
+        present = self._gradients_present()
+        if present == 0:
             return
-        if self._flat_state is not None:
-            if with_grad == len(self.params):
-                self._flat_step(self._flat.gather_grads())
-                return
-            self._flat_state = None  # the states are about to differ between parameters
-        for p, state in zip(self.params, self.state, strict=True):
-            if p.grad is not None:
-                self._update(p.data, p.grad, state)
+        if self._flat is not None and self._flat.step(self._update, present):
+            return
+        for param, state in zip(self.params, self.state, strict=True):
+            if param.grad is not None:
+                self._update(param.data, param.grad, state)
 
-    @staticmethod
-    def _reject_grad(i: int, param: Parameter, grad: object) -> None:
-        if not isinstance(grad, np.ndarray) or grad.dtype != param.dtype:
-            raise TypeError(f"params[{i}].grad: expected an ndarray of dtype {param.dtype}, "
-                            f"got {type(grad).__name__} {getattr(grad, 'dtype', '')}")
-        raise ValueError(f"params[{i}].grad: expected shape {param.shape} "
-                         f"(never broadcast), got {grad.shape}")
-
-    def _flat_step(self, grad: np.ndarray) -> None:
-        flat, state = self._flat, self._flat_state
-        if not flat.is_claimed():
-            flat.claim()
-        first = not state
-        self._update(flat.data, grad, state)
-        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-        if first:  # the views stay valid: _update changes the flat arrays in place
-            for key, value in arrays.items():
-                for param_state, view in zip(self.state, flat.views(value), strict=True):
-                    param_state[key] = view
-        for key in state.keys() - arrays.keys():  # scalars, e.g. Adam's step count
-            for param_state in self.state:
-                param_state[key] = state[key]
+    def _gradients_present(self) -> int:
+        """Check every gradient there is; return how many parameters have one."""
+        present = 0
+        for name, param in zip(self._grad_names, self.params, strict=True):
+            if param.grad is not None:
+                expect_array(param.grad, param.data.shape, param.data.dtype, name,
+                             NEVER_BROADCAST)
+                present += 1
+        return present
 
     @staticmethod
     def check_hyperparameters(**options: Any) -> dict[str, Any]:
@@ -173,27 +150,8 @@ class Optimizer:
             new_state[index] = self._checked_state(self.params[index], entry, index, hyper)
         self.hyperparameters = hyper
         self.state = new_state
-        self._flat_state = self._flatten_state() if self._flat is not None else None
-
-    def _flatten_state(self) -> dict[str, Any] | None:
-        """The loaded per-parameter states as one flat state, or None if they differ.
-
-        Each ``self.state[i]`` array becomes a view of the flat one.
-        """
-        if not any(self.state):
-            return {}
-        first = self.state[0]
-        scalars = {k: v for k, v in first.items() if not isinstance(v, np.ndarray)}
-        for s in self.state:
-            if set(s) != set(first) or any(s[k] != v for k, v in scalars.items()):
-                return None
-        flat = self._flat
-        state: dict[str, Any] = dict(scalars)
-        for key in first.keys() - scalars.keys():
-            state[key] = np.concatenate([s[key].ravel() for s in self.state])
-            for s, view in zip(self.state, flat.views(state[key]), strict=True):
-                s[key] = view
-        return state
+        if self._flat is not None:
+            self._flat.adopt(new_state)
 
     def state_keys(self, hyperparameters: Mapping[str, Any]) -> dict[str, bool]:
         """The per-parameter state entries: name -> whether it is an array."""

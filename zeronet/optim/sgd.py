@@ -25,9 +25,11 @@ class SGD(Optimizer):
 
     With momentum = 0 this is the seed's eq. 1-6 / fig. 1-6: p <- p - lr * g.
 
-    ``flat=True`` (the default) runs the update once over all parameters laid
-    out in one buffer, ``flat=False`` once per parameter; the numbers are the
-    same (see :class:`~zeronet.optim.optimizer.Optimizer`).
+    ``flat=True`` (the default) runs the update once over all parameters
+    when they lie end to end in memory, as a model's do; ``flat=False``
+    always once per parameter. The numbers are the same, and either way each
+    ``Parameter.data`` is updated in place (see
+    :class:`~zeronet.optim.optimizer.Optimizer`).
 
     Raises:
         ValueError: naming ``params`` (empty, or a Parameter twice), ``lr`` (not a finite

@@ -1,0 +1,1 @@
+"""The zeronet command: train, one-line errors, plugin subcommands."""

@@ -1,0 +1,358 @@
+"""``zeronet train``, the one-line errors of the ``zeronet`` command, and its plugins.
+
+Every bad argument gives exactly one line on stderr naming the option, what
+was expected and what was given, exit status 2, and no traceback; checked
+through ``main([...])`` and through a real ``python -m zeronet`` process.
+Subcommands beyond ``train`` come from the entry-point group
+``zeronet.commands``: faked here, and the study's real ones (report, bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zeronet as zn
+from zeronet import cli
+
+MNIST_DIR = os.environ.get("ZERONET_DATA_DIR")
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+# ------------------------------------------------------------------ training
+
+def test_train_prints_one_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "--epochs", "3", "--batch-size", "250"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[:2] for line in lines] == [
+        ["epoch 1/3", "step 4"], ["epoch 2/3", "step 8"], ["epoch 3/3", "step 12"]]
+    assert all("train_loss " in line and "test_loss " in line for line in lines)
+
+
+def test_train_resumed_from_a_checkpoint_equals_one_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["train", "--optimizer", "adam", "--dtype", "float32", "--seed", "3",
+              "--batch-size", "300"]
+    assert cli.main([*common, "--epochs", "2", "--checkpoint", str(tmp_path / "a.npz")]) == 0
+    assert cli.main([*common, "--epochs", "4", "--checkpoint", str(tmp_path / "a.npz"),
+                     "--resume"]) == 0
+    resumed = capsys.readouterr().out.replace("/2 ", "/4 ").splitlines()
+    assert cli.main([*common, "--epochs", "4", "--checkpoint", str(tmp_path / "b.npz")]) == 0
+    whole = capsys.readouterr().out.splitlines()
+    assert len(whole) == 4
+    assert resumed == whole  # epochs 1-2, then 3-4 from the checkpoint: the same numbers
+    a, b = read_npz(tmp_path / "a.npz"), read_npz(tmp_path / "b.npz")
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_train_resume_with_another_dtype_is_a_one_line_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.npz"
+    assert cli.main(["train", "--epochs", "1", "--checkpoint", str(path)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--epochs", "2", "--checkpoint", str(path), "--resume",
+                  "--dtype", "float32"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"zeronet train: error: --resume: {path}: key 'model/0.weight': "
+                          "expected dtype float32")
+
+
+def test_train_that_diverges_stops_with_one_line_and_status_1(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "--optimizer", "sgd", "--lr", "10", "--epochs", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("zeronet train: non-finite ")
+    assert "epoch 1, step " in err
+
+
+def test_ctrl_c_during_training_is_one_line_and_status_130(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+    monkeypatch.setattr(zn, "fit", interrupted)
+    assert cli.main(["train"]) == 130
+    assert capsys.readouterr().err == "zeronet train: interrupted; nothing was saved\n"
+
+
+@pytest.mark.skipif(not MNIST_DIR, reason="ZERONET_DATA_DIR is unset: no MNIST files")
+def test_train_on_mnist(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "--dataset", "mnist", "--epochs", "1", "--data-dir",
+                     str(MNIST_DIR)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("epoch 1/1  step 60  train_loss ")
+    assert float(line.split("test_accuracy ")[1].rstrip("%")) > 70
+
+
+@pytest.mark.parametrize("command", ["train", "report"])
+def test_help_works(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: zeronet {command}" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ bad arguments
+
+BAD_ARGUMENTS = [
+    (["train", "--epochs", "0"], "zeronet train: error: --epochs: expected a positive integer, "
+                                 "got '0'"),
+    (["train", "--epochs", "-3"], "zeronet train: error: --epochs: expected a positive "
+                                  "integer, got '-3'"),
+    (["train", "--epochs", "ten"], "zeronet train: error: --epochs: expected a positive "
+                                   "integer, got 'ten'"),
+    (["train", "--lr", "-0.1"], "zeronet train: error: --lr: expected a finite number > 0, "
+                                "got '-0.1'"),
+    (["train", "--lr", "0"], "zeronet train: error: --lr: expected a finite number > 0, got '0'"),
+    (["train", "--lr", "nan"], "zeronet train: error: --lr: expected a finite number > 0, "
+                               "got 'nan'"),
+    (["train", "--batch-size", "0"], "zeronet train: error: --batch-size: expected a positive "
+                                     "integer, got '0'"),
+    (["train", "--seed", "-1"], "zeronet train: error: --seed: expected an integer >= 0, "
+                                "got '-1'"),
+    (["train", "--dataset", "cifar"], "zeronet train: error: --dataset: expected one of sine, "
+                                      "mnist, got 'cifar'"),
+    (["train", "--optimizer", "rmsprop"], "zeronet train: error: --optimizer: expected one of "
+                                          "sgd, adam, got 'rmsprop'"),
+    (["train", "--dtype", "float16"], "zeronet train: error: --dtype: expected one of float32, "
+                                      "float64, got 'float16'"),
+    (["train", "--data-dir", "{tmp}/missing"], "zeronet train: error: --data-dir: expected an "
+                                               "existing directory, got '{tmp}/missing'"),
+    (["train", "--dataset", "mnist", "--data-dir", "{tmp}"],
+     "zeronet train: error: --data-dir: expected a folder holding the four MNIST files, got "
+     "'{tmp}', which lacks t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, "
+     "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz"),
+    (["train", "--checkpoint", "{tmp}/no/c.npz"], "zeronet train: error: --checkpoint: expected "
+                                                  "a file in an existing directory, got "
+                                                  "'{tmp}/no/c.npz' (no directory '{tmp}/no')"),
+    (["train", "--checkpoint-every", "0"], "zeronet train: error: --checkpoint-every: expected "
+                                           "a positive integer, got '0'"),
+    (["train", "--checkpoint-every", "5"], "zeronet train: error: --checkpoint-every: expected "
+                                           "--checkpoint FILE to save to, got none"),
+    (["train", "--resume"], "zeronet train: error: --resume: expected --checkpoint FILE to "
+                            "resume from, got none"),
+    (["train", "--resume", "--checkpoint", "{tmp}/c.npz"],
+     "zeronet train: error: --resume: expected an existing --checkpoint file, got "
+     "'{tmp}/c.npz'"),
+    (["report", "--threads", "0"], "zeronet report: error: --threads: expected a positive "
+                                   "integer, got '0'"),
+    (["report", "--jobs", "-2"], "zeronet report: error: --jobs: expected a positive integer, "
+                                 "got '-2'"),
+    (["train", "--bogus"], "zeronet: error: unrecognized arguments: --bogus"),
+    (["frobnicate"], "zeronet: error: COMMAND: invalid choice: 'frobnicate' (choose from "
+                     "'train', 'bench', 'check', 'report')"),
+    ([], "zeronet: error: the following arguments are required: COMMAND"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_ARGUMENTS,
+                         ids=[" ".join(a) or "none" for a, _ in BAD_ARGUMENTS])
+def test_bad_argument_is_one_line_and_status_2(tmp_path: Path, argv: list[str], message: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == message.replace("{tmp}", str(tmp_path)) + "\n"
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--epochs", "0"], "zeronet train: error: --epochs: expected a positive integer, "
+                                 "got '0'"),
+    (["train", "--data-dir", "/nonexistent/zeronet"], "zeronet train: error: --data-dir: "
+                                                      "expected an existing directory, got "
+                                                      "'/nonexistent/zeronet'"),
+    (["report", "--threads", "0"], "zeronet report: error: --threads: expected a positive "
+                                   "integer, got '0'"),
+])
+def test_bad_argument_in_a_real_process(argv: list[str], message: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(zn.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "zeronet", *argv], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
+
+
+# ------------------------------------------------------------------ plugin subcommands
+
+def run_zeronet(*argv: str, code: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m zeronet ARGV`` on this checkout, after running ``code`` (a fault to inject)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(zn.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    script = f"{code}\nimport sys, runpy; sys.argv = ['zeronet', *{list(argv)!r}]; " \
+             "runpy.run_module('zeronet', run_name='__main__')"
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+class FakeEntryPoint:
+    """What importlib.metadata.entry_points gives: a name, a target, and load()."""
+
+    group = cli.COMMANDS_GROUP
+
+    def __init__(self, name: str, loaded: object = None, error: Exception | None = None) -> None:
+        self.name, self.value, self.loaded, self.error = name, f"fake.module:{name}", loaded, error
+
+    def load(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.loaded
+
+
+class Hello:
+    """A plugin command: ``zeronet hello --name N`` prints a greeting."""
+
+    help = "say hello"
+    description = "Say hello to --name."
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--name", type=cli.one_of("world", "you"), default="world")
+
+    def run(self, args: argparse.Namespace, argv: list[str]) -> int:
+        if args.name == "you":
+            raise cli.UsageError("--name: you is not allowed today")
+        print(f"hello {args.name} ({' '.join(argv)}, console {args.console})")
+        return 7
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        return "nobody was greeted"
+
+
+@pytest.fixture
+def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [FakeEntryPoint("hello", Hello()),
+               FakeEntryPoint("broken", error=ModuleNotFoundError("No module named 'gone'"))]
+    monkeypatch.setattr(cli, "entry_points",
+                        lambda group: entries if group == cli.COMMANDS_GROUP else [])
+
+
+def test_a_plugin_command_runs_with_its_options_and_status(
+        fake_plugins: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["hello", "--name", "world"]) == 7
+    assert capsys.readouterr().out == "hello world (hello --name world, console False)\n"
+
+
+def test_a_plugin_gets_the_one_line_errors(fake_plugins: None,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in ((["hello", "--name", "me"], "zeronet hello: error: --name: expected "
+                                                      "one of world, you, got 'me'\n"),
+                          (["hello", "--name", "you"], "zeronet hello: error: --name: you is "
+                                                       "not allowed today\n")):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert (exit_info.value.code, capsys.readouterr().err) == (2, message)
+
+
+def test_ctrl_c_in_a_plugin_says_what_it_left(fake_plugins: None, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(self: Hello, args: object, argv: object) -> int:
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Hello, "run", interrupted)
+    assert cli.main(["hello"]) == 130
+    assert capsys.readouterr().err == "zeronet hello: interrupted; nobody was greeted\n"
+
+
+def test_help_lists_the_plugins_and_a_broken_one_as_unavailable(
+        fake_plugins: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert re.search(r"^    train +train the seed's network", out, re.MULTILINE)
+    assert re.search(r"^    hello +say hello$", out, re.MULTILINE)
+    assert re.search(r"^    broken +\(unavailable: cannot load fake.module:broken\)$", out,
+                     re.MULTILINE)
+
+
+def test_a_plugin_that_cannot_be_loaded_is_a_one_line_error(
+        fake_plugins: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["broken", "--whatever"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("zeronet broken: error: this command is not available: cannot load "
+                          "fake.module:broken: ModuleNotFoundError: No module named 'gone'; ")
+    assert "pip install 'zeronet[report]'" in err
+
+
+def test_commands_are_train_then_the_plugins_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [FakeEntryPoint(name, Hello()) for name in ("zebra", "alpha", "mid")]
+    monkeypatch.setattr(cli, "entry_points", lambda group: entries)
+    assert list(cli.commands()) == ["train", "alpha", "mid", "zebra"]
+
+
+def test_a_command_started_as_zeronet_knows_it_may_restart_the_process() -> None:
+    """args.console: True in a process started as zeronet, False for main([...]) (above)."""
+    fake = ("import zeronet.cli as cli\n"
+            "class Hi:\n"
+            "    help = description = 'hi'\n"
+            "    def configure(self, parser): pass\n"
+            "    def run(self, args, argv): print('console', args.console); return 0\n"
+            "    def interrupted(self, args): return ''\n"
+            "class Entry:\n"
+            "    name, value = 'hi', 'fake:Hi'\n"
+            "    def load(self): return Hi()\n"
+            "cli.entry_points = lambda group: [Entry()]")
+    done = run_zeronet("hi", code=fake)
+    assert (done.returncode, done.stdout) == (0, "console True\n"), done.stderr
+
+
+def test_a_plugin_cannot_replace_train(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [FakeEntryPoint("train", Hello())])
+    assert cli.commands()["train"] is cli.TRAIN
+
+
+def test_zeronet_help_lists_the_installed_plugin_commands() -> None:
+    """The study's report and bench, from this distribution's entry points."""
+    done = run_zeronet("--help")
+    assert done.returncode == 0, done.stderr
+    for command, help_text in (("train", "train the seed's network"),
+                               ("bench", "time zeronet against PyTorch"),
+                               ("report", "run the sine and MNIST experiments")):
+        assert re.search(rf"^    {command} +{re.escape(help_text)}", done.stdout, re.MULTILINE)
+
+
+# Without the study: importing zeronet_study fails, as when only the library is installed.
+WITHOUT_STUDY = "import sys; sys.modules['zeronet_study'] = None"
+
+
+def test_train_works_with_the_library_alone() -> None:
+    done = run_zeronet("train", "--epochs", "1", code=WITHOUT_STUDY)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("epoch 1/1  step 10  train_loss ")
+
+
+def test_without_the_study_its_commands_say_so_in_one_line() -> None:
+    done = run_zeronet("report", "--quick", code=WITHOUT_STUDY)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("zeronet report: error: this command is not available: cannot "
+                                  "load zeronet_study.commands:REPORT: ")
+    assert done.stderr.rstrip().endswith("pip install 'zeronet[report]')")
+
+
+def test_the_library_imports_nothing_above_it() -> None:
+    """zeronet train, run in full, loads neither the study, the torch mirror, nor torch."""
+    done = run_zeronet("train", "--epochs", "1", code=WITHOUT_STUDY + "\nimport atexit\n"
+                       "atexit.register(lambda: print(sorted(m for m in ('zeronet_study', "
+                       "'reference', 'torch', 'matplotlib') if sys.modules.get(m))))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"

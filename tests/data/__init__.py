@@ -1,0 +1,1 @@
+"""The data: MNIST reading and download, the seed's sine data."""

@@ -1,0 +1,1 @@
+"""One test per erratum of the seed report (docs/seed-errata.md)."""

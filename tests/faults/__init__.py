@@ -1,0 +1,1 @@
+"""Faults: broken data files, interrupted downloads, NaN/inf in training, resuming."""

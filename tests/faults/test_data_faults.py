@@ -1,0 +1,459 @@
+"""Faulty data files: each gives one clear error, and nothing bad stays in the cache.
+
+MNIST: small IDX files crafted here stand in for the real ones (the checksum
+table and split sizes are patched to match), so these tests need neither the
+real data nor the network; a local HTTP server on 127.0.0.1 plays the mirror
+and can close the connection mid-file. Sine: the generated CSV files, damaged
+one line at a time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import http.server
+import re
+import socket
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.localhttp import serving
+
+from zeronet.data import mnist
+from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
+from zeronet.data.sine import CSV_NAMES, generate_sine_csvs, load_sine_csvs
+
+N_TRAIN, N_TEST = 100, 10
+IMAGE_BYTES = 28 * 28
+TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
+TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
+NAMES = [TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS]  # the download order
+
+
+def _idx(array: np.ndarray) -> bytes:
+    """Raw uint8 IDX bytes of ``array``."""
+    header = struct.pack(">4B", 0, 0, 0x08, array.ndim)
+    return header + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def _gz(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class FakeMnist:
+    """Four small, well-formed MNIST files; the module's checksums are patched to theirs."""
+
+    arrays: dict[str, np.ndarray]
+    files: dict[str, bytes]
+
+    def write(self, directory: Path, names: list[str] = NAMES) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (directory / name).write_bytes(self.files[name])
+        return directory
+
+    def check(self, loaded: tuple[np.ndarray, ...]) -> None:
+        for name, array in zip([TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS], loaded,
+                               strict=True):
+            np.testing.assert_array_equal(array, self.arrays[name])
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ZERONET_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    with socket.socket() as sock:  # a port nothing listens on: no test reaches the internet
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    monkeypatch.setattr(mnist, "MNIST_MIRRORS", (f"http://127.0.0.1:{closed_port}/",))
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "xdg-cache" / "zeronet" / "mnist"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeMnist:
+    rng = np.random.default_rng(20240605)
+    arrays = {
+        TEST_IMAGES: rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
+        TEST_LABELS: rng.integers(0, 10, N_TEST, dtype=np.uint8),
+        TRAIN_IMAGES: rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
+        TRAIN_LABELS: rng.integers(0, 10, N_TRAIN, dtype=np.uint8),
+    }
+    files = {name: _gz(_idx(array)) for name, array in arrays.items()}
+    monkeypatch.setattr(mnist, "MNIST_SHA256", {name: _sha256(files[name]) for name in NAMES})
+    monkeypatch.setattr(mnist, "_SPLITS", {"train": (TRAIN_IMAGES, TRAIN_LABELS, N_TRAIN),
+                                           "test": (TEST_IMAGES, TEST_LABELS, N_TEST)})
+    return FakeMnist(arrays, files)
+
+
+@dataclass
+class Mirror:
+    """A local mirror serving ``files``; a name in ``cut_after`` is cut off after that many
+    body bytes, although the Content-Length header announces the whole file."""
+
+    url: str
+    files: dict[str, bytes]
+    cut_after: dict[str, int] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def mirror(fake: FakeMnist, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
+    state = Mirror("", dict(fake.files))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requested.append(self.path)
+            body = state.files.get(self.path.removeprefix("/mnist/"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: state.cut_after.get(self.path.removeprefix("/mnist/"))])
+            # HTTP/1.0: the server closes the connection once the handler returns
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serving(Handler) as state.url:
+        monkeypatch.setattr(mnist, "MNIST_MIRRORS", (f"{state.url}/mnist/",))
+        yield state
+
+
+# --- the faults -------------------------------------------------------------------------
+
+def _regzip(change: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    return lambda good: _gz(change(gzip.decompress(good)))
+
+
+def _flip_crc(good: bytes) -> bytes:
+    return good[:-8] + bytes([good[-8] ^ 0xFF]) + good[-7:]
+
+
+# name -> (damage done to the good train-images file, what the error says is wrong)
+FAULTS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "truncated-gzip": (lambda good: good[: len(good) // 2],
+                       "corrupt or truncated gzip data: Compressed file ended"),
+    "gzip-crc": (_flip_crc, "corrupt or truncated gzip data: CRC check failed"),
+    "empty": (lambda good: b"", r"empty file \(0 bytes\)"),
+    "not-gzip": (lambda good: b"<html>404 Not Found</html>",
+                 "neither gzip data nor an IDX file: expected the gzip magic number 1f 8b or "
+                 "the IDX magic number 00 00 <.*>, got 3c 68 74 6d"),
+    "wrong-magic": (_regzip(lambda raw: b"\x00\x00\x07" + raw[3:]),
+                    r"not an IDX file \(after gzip decompression\): "
+                    "expected magic number 00 00 <.*>, got 00 00 07 03"),
+    "header-100-body-99": (_regzip(lambda raw: raw[:-IMAGE_BYTES]),
+                           r"IDX payload truncated: expected 78400 bytes .* got 77616: "
+                           "the header counts 100 records of 784 bytes, the body holds 99"),
+    "header-100-body-101": (_regzip(lambda raw: raw + bytes(IMAGE_BYTES)),
+                            r"IDX payload has trailing data: expected 78400 bytes .* got 79184: "
+                            "the header counts 100 records of 784 bytes, the body holds 101"),
+}
+
+
+@pytest.mark.parametrize(("damage", "reason"), FAULTS.values(), ids=FAULTS)
+def test_read_idx_names_the_file_and_what_is_wrong(
+    fake: FakeMnist, tmp_path: Path, damage: Callable[[bytes], bytes], reason: str
+) -> None:
+    path = tmp_path / TRAIN_IMAGES
+    path.write_bytes(damage(fake.files[TRAIN_IMAGES]))
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: {reason}"):
+        read_idx(path)
+
+
+def test_read_idx_missing_file_names_it(tmp_path: Path) -> None:
+    path = tmp_path / TRAIN_IMAGES
+    with pytest.raises(FileNotFoundError, match=re.escape(str(path))):
+        read_idx(path)
+
+
+def test_fake_files_load(fake: FakeMnist, tmp_path: Path) -> None:
+    fake.check(load_mnist(fake.write(tmp_path / "data"), download=False))
+
+
+# --- files in a folder the user supplied: errors, never deleted ----------------------------
+
+@pytest.mark.parametrize("via", ["data_dir", "env"])
+@pytest.mark.parametrize(("damage", "reason"), FAULTS.values(), ids=FAULTS)
+def test_bad_file_in_user_folder_is_an_error_and_kept(
+    fake: FakeMnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    damage: Callable[[bytes], bytes], reason: str, via: str,
+) -> None:
+    folder = fake.write(tmp_path / "data")
+    bad = damage(fake.files[TRAIN_IMAGES])
+    (folder / TRAIN_IMAGES).write_bytes(bad)
+    if via == "env":
+        monkeypatch.setenv("ZERONET_DATA_DIR", str(folder))
+    with pytest.raises(ValueError, match="SHA-256 mismatch") as info:
+        load_mnist(folder if via == "data_dir" else None)  # download allowed, yet not done
+    message = str(info.value)
+    assert str(folder / TRAIN_IMAGES) in message
+    assert re.search(reason, message), message
+    assert "are yours: zeronet never deletes or overwrites them" in message
+    assert (folder / TRAIN_IMAGES).read_bytes() == bad
+    assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES)
+
+
+def test_another_idx_file_under_a_canonical_name_is_described(
+    fake: FakeMnist, tmp_path: Path
+) -> None:
+    folder = fake.write(tmp_path / "data")
+    (folder / TRAIN_IMAGES).write_bytes(fake.files[TEST_IMAGES])
+    with pytest.raises(ValueError, match=r"SHA-256 mismatch .* \(\d+ bytes; a readable IDX file, "
+                                         r"but of shape \(10, 28, 28\) and other contents\)"):
+        load_mnist(folder)
+
+
+def test_unreadable_file_in_user_folder_is_an_error_and_kept(
+    fake: FakeMnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = fake.write(tmp_path / "data")
+    bad = b"\x00\x00\x08\x01" + struct.pack(">I", N_TEST)  # labels header without the body
+    (folder / TEST_LABELS).write_bytes(bad)
+    monkeypatch.setitem(mnist.MNIST_SHA256, TEST_LABELS, _sha256(bad))  # passes the checksum
+    with pytest.raises(ValueError, match=rf"{re.escape(str(folder / TEST_LABELS))}: IDX payload"
+                                         " truncated.* are yours"):
+        load_mnist(folder)
+    assert (folder / TEST_LABELS).read_bytes() == bad
+
+
+@pytest.mark.parametrize("where", ["data_dir", "cache"])
+def test_images_and_labels_counts_that_disagree(
+    fake: FakeMnist, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    folder = fake.write(tmp_path / "data" if where == "data_dir" else cache_dir)
+    short_labels = _gz(_idx(fake.arrays[TRAIN_LABELS][:-1]))  # 100 images, 99 labels
+    (folder / TRAIN_LABELS).write_bytes(short_labels)
+    monkeypatch.setitem(mnist.MNIST_SHA256, TRAIN_LABELS, _sha256(short_labels))
+    expected = f"{folder / TRAIN_IMAGES} holds 100 images but {folder / TRAIN_LABELS} holds 99"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)} labels;") as info:
+        load_mnist(folder if where == "data_dir" else None)
+    if where == "data_dir":
+        assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES)
+    else:
+        assert "Deleted train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz from the " \
+               "zeronet cache" in str(info.value)
+        assert sorted(p.name for p in folder.iterdir()) == [TEST_IMAGES, TEST_LABELS]
+
+
+def test_missing_file_in_user_folder_is_named(fake: FakeMnist, tmp_path: Path) -> None:
+    folder = fake.write(tmp_path / "data", [TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS])
+    with pytest.raises(MnistNotFoundError, match=rf"{re.escape(str(folder))}  \(missing "
+                                                 rf"{re.escape(TEST_LABELS)}\)"):
+        load_mnist(folder, download=False)
+
+
+@pytest.mark.parametrize("via", ["data_dir", "env"])
+def test_user_folder_that_is_the_cache_path_stays_the_users(
+    fake: FakeMnist, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    fake.write(cache_dir)
+    (cache_dir / TRAIN_IMAGES).write_bytes(b"")
+    if via == "env":
+        monkeypatch.setenv("ZERONET_DATA_DIR", str(cache_dir))
+    with pytest.raises(ValueError, match="are yours"):
+        load_mnist(cache_dir if via == "data_dir" else None)
+    assert (cache_dir / TRAIN_IMAGES).exists()
+
+
+# --- files in zeronet's cache: a bad one never stays ----------------------------------------
+
+@pytest.mark.parametrize(("damage", "reason"), FAULTS.values(), ids=FAULTS)
+def test_bad_file_in_cache_is_deleted_and_downloaded_again(
+    fake: FakeMnist, mirror: Mirror, cache_dir: Path,
+    damage: Callable[[bytes], bytes], reason: str,
+) -> None:
+    fake.write(cache_dir)
+    (cache_dir / TRAIN_IMAGES).write_bytes(damage(fake.files[TRAIN_IMAGES]))
+    with pytest.warns(UserWarning, match=f"{re.escape(str(cache_dir / TRAIN_IMAGES))}.*{reason}"
+                                         ".*Deleted it from the zeronet cache. Downloading it"):
+        fake.check(load_mnist())
+    assert mirror.requested == [f"/mnist/{TRAIN_IMAGES}"]
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(NAMES)
+    assert (cache_dir / TRAIN_IMAGES).read_bytes() == fake.files[TRAIN_IMAGES]
+
+
+@pytest.mark.parametrize(("damage", "reason"), FAULTS.values(), ids=FAULTS)
+def test_bad_file_in_cache_is_deleted_without_download(
+    fake: FakeMnist, cache_dir: Path, damage: Callable[[bytes], bytes], reason: str
+) -> None:
+    fake.write(cache_dir)
+    (cache_dir / TRAIN_IMAGES).write_bytes(damage(fake.files[TRAIN_IMAGES]))
+    with pytest.raises(MnistNotFoundError) as info:
+        load_mnist(download=False)
+    message = str(info.value)
+    assert re.search(f"{re.escape(str(cache_dir / TRAIN_IMAGES))}.*{reason}", message), message
+    assert "Deleted it from the zeronet cache.\nNot downloading (download=False)." in message
+    assert f"{cache_dir}  (missing {TRAIN_IMAGES})" in message
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(set(NAMES) - {TRAIN_IMAGES})
+
+
+def test_bad_file_in_incomplete_cache_is_deleted_before_downloading(
+    fake: FakeMnist, mirror: Mirror, cache_dir: Path
+) -> None:
+    fake.write(cache_dir, [TEST_IMAGES, TRAIN_IMAGES])
+    (cache_dir / TEST_IMAGES).write_bytes(b"")
+    with pytest.warns(UserWarning, match="empty file"):
+        fake.check(load_mnist())
+    assert sorted(mirror.requested) == sorted(f"/mnist/{n}" for n in NAMES if n != TRAIN_IMAGES)
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(NAMES)
+
+
+def test_unreadable_file_in_cache_is_deleted(
+    fake: FakeMnist, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.write(cache_dir)
+    bad = b"\x00\x00\x08\x01" + struct.pack(">I", N_TEST)  # labels header without the body
+    (cache_dir / TEST_LABELS).write_bytes(bad)
+    monkeypatch.setitem(mnist.MNIST_SHA256, TEST_LABELS, _sha256(bad))  # passes the checksum
+    with pytest.raises(ValueError, match=rf"{re.escape(str(cache_dir / TEST_LABELS))}: IDX payload"
+                                         f" truncated.* Deleted {TEST_LABELS} from the zeronet"):
+        load_mnist()
+    assert not (cache_dir / TEST_LABELS).exists()
+
+
+# --- interrupted downloads ----------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["cache", "data_dir"])
+def test_connection_closed_mid_file_leaves_nothing_and_the_next_call_succeeds(
+    fake: FakeMnist, mirror: Mirror, tmp_path: Path, cache_dir: Path, where: str
+) -> None:
+    folder = cache_dir if where == "cache" else tmp_path / "data"
+    data_dir = folder if where == "data_dir" else None
+    size = len(fake.files[TEST_IMAGES])
+    mirror.cut_after[TEST_IMAGES] = 1000
+    with pytest.raises(MnistNotFoundError) as info:
+        load_mnist(data_dir)
+    assert (f"{mirror.url}/mnist/{TEST_IMAGES}: download interrupted: the connection closed "
+            f"after 1000 of {size} bytes") in str(info.value)
+    assert list(folder.iterdir()) == []  # neither the file nor its .part
+    mirror.cut_after.clear()
+    fake.check(load_mnist(data_dir))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES)
+
+
+def test_keyboard_interrupt_mid_download_leaves_no_temp_file(
+    fake: FakeMnist, mirror: Mirror, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen_mid_download: list[list[str]] = []
+    read = http.client.HTTPResponse.read
+
+    def read_then_ctrl_c(self: http.client.HTTPResponse, amt: int | None = None) -> bytes:
+        if seen_mid_download:
+            raise KeyboardInterrupt
+        seen_mid_download.append([p.name for p in cache_dir.iterdir()])
+        return read(self, 100)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(http.client.HTTPResponse, "read", read_then_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            load_mnist()
+    [names] = seen_mid_download
+    assert len(names) == 1
+    assert names[0].startswith(f".{TEST_IMAGES}.")
+    assert names[0].endswith(".part")  # the temp file existed mid-download ...
+    assert list(cache_dir.iterdir()) == []  # ... and is gone
+    fake.check(load_mnist())
+
+
+# --- sine CSV files -----------------------------------------------------------------------
+
+@pytest.fixture
+def csv_dir(tmp_path: Path) -> Path:
+    generate_sine_csvs(tmp_path)
+    return tmp_path
+
+
+def _edit_lines(path: Path, edit: Callable[[list[str]], list[str]]) -> None:
+    path.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
+
+
+def test_sine_csvs_read_as_np_loadtxt_reads_them(csv_dir: Path) -> None:
+    data = load_sine_csvs(csv_dir)
+    for name, array in zip(CSV_NAMES, (data.x_train, data.y_train, data.x_test, data.y_test),
+                           strict=True):
+        expected = np.loadtxt(csv_dir / name, delimiter=",", dtype=np.float64).reshape(-1, 1)
+        assert array.dtype == expected.dtype
+        assert array.shape == expected.shape
+        assert array.tobytes() == expected.tobytes()
+
+
+def test_sine_csv_skips_empty_and_comment_lines_as_np_loadtxt_does(csv_dir: Path) -> None:
+    _edit_lines(csv_dir / "x_test.csv",
+                lambda lines: ["# x\n", "\n", *lines[:3], "\n", "1.5 # note\r\n", *lines[4:]])
+    x_test = load_sine_csvs(csv_dir).x_test
+    expected = np.loadtxt(csv_dir / "x_test.csv", delimiter=",").reshape(-1, 1)
+    assert x_test.tobytes() == expected.tobytes()
+    assert x_test[3, 0] == 1.5
+
+
+def _set_line(number: int, text: str) -> Callable[[list[str]], list[str]]:
+    return lambda lines: [*lines[: number - 1], text, *lines[number:]]
+
+
+CSV_FAULTS = {
+    "two-columns": ("y_train.csv", _set_line(5, "1.0,2.0\n"),
+                    "y_train.csv, line 5: expected 1 column, found 2 in '1.0,2.0'"),
+    "trailing-comma": ("x_test.csv", _set_line(100, "3.5,\n"),
+                       "x_test.csv, line 100: expected 1 column, found 2 in '3.5,'"),
+    "not-a-number": ("x_train.csv", _set_line(7, "abc\n"),
+                     "x_train.csv, line 7: expected a number, found 'abc'"),
+    "whitespace-line": ("x_train.csv", _set_line(9, "  \n"),
+                        "x_train.csv, line 9: expected a number, found '  '"),
+    "empty-cell": ("y_test.csv", _set_line(2, ",\n"),
+                   "y_test.csv, line 2: expected 1 column, found 2 in ','"),
+    "underscore": ("y_test.csv", _set_line(3, "1_000\n"),
+                   "y_test.csv, line 3: expected a number, found '1_000'"),
+    "line-after-comment": ("x_train.csv", lambda lines: ["# header\n", *_set_line(4, "x\n")(lines)],
+                           "x_train.csv, line 5: expected a number, found 'x'"),
+    "empty-file": ("x_test.csv", lambda lines: [],
+                   "x_test.csv, line 1: expected one number per line, found an empty file"),
+    "only-comments": ("y_train.csv", lambda lines: ["# nothing\n", "\n"],
+                      "y_train.csv, line 1: expected one number per line, found no data rows"),
+    "fewer-rows": ("y_train.csv", lambda lines: lines[:-1],
+                   r"x_train.csv, line 1000: row 1000 has no partner in \S*y_train.csv, which "
+                   r"has 999 rows \(x_train.csv: 1000 rows, y_train.csv: 999\)"),
+    "more-rows": ("x_test.csv", lambda lines: [*lines, "0.5\n"],
+                  r"x_test.csv, line 101: row 101 has no partner in \S*y_test.csv, which "
+                  r"has 100 rows \(x_test.csv: 101 rows, y_test.csv: 100\)"),
+}
+
+
+@pytest.mark.parametrize(("name", "edit", "message"), CSV_FAULTS.values(), ids=CSV_FAULTS)
+def test_sine_csv_fault_names_file_and_line(
+    csv_dir: Path, name: str, edit: Callable[[list[str]], list[str]], message: str
+) -> None:
+    _edit_lines(csv_dir / name, edit)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(csv_dir))}/{message}"):
+        load_sine_csvs(csv_dir)
+
+
+def test_sine_csv_bytes_that_are_not_utf8_name_the_line(csv_dir: Path) -> None:
+    path = csv_dir / "y_test.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:8], b"\xff1.0\n", *lines[9:]]))
+    with pytest.raises(ValueError, match=r"y_test.csv, line 9: expected UTF-8 text, found byte "
+                                         "0xff"):
+        load_sine_csvs(csv_dir)
+
+
+def test_sine_csv_missing_file_is_named(csv_dir: Path) -> None:
+    (csv_dir / "y_test.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(csv_dir / "y_test.csv"))):
+        load_sine_csvs(csv_dir)

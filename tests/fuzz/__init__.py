@@ -1,0 +1,1 @@
+"""Hypothesis fuzzing of every public function; the harness is harness.py."""

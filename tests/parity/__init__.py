@@ -1,0 +1,1 @@
+"""zeronet against PyTorch, operation by operation and run by run."""

@@ -1,0 +1,1 @@
+"""The project's structure: which package may import which, and no import circles."""

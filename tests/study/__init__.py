@@ -1,0 +1,1 @@
+"""The study: training loop, report pipeline, benchmark engine, its commands."""

@@ -1,0 +1,103 @@
+"""The benchmark engine and table (zeronet_study/bench/): how they time, refuse and report.
+
+Timings themselves are never asserted (they are noisy); the method is.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import zeronet as zn
+from zeronet_study.bench import cases, table
+from zeronet_study.bench import engine as bench
+from zeronet_study.bench.cases import Twin
+from zeronet_study.bench.records import BenchRow
+
+
+def counting_twin(log: list[str]) -> Twin:
+    return Twin("count", "op", "float64", lambda: log.append("zeronet"),
+                lambda: log.append("torch"), lambda: log.append("check"),
+                {"floor": lambda: log.append("floor")})
+
+
+def fake_clock(step: float = 1.0):
+    ticks = itertools.count()
+    return lambda: next(ticks) * step
+
+
+def test_measure_checks_once_then_alternates_the_order_of_the_roles() -> None:
+    log: list[str] = []
+    twin = counting_twin(log)
+    bench.measure(twin, 3, timer=fake_clock(), calls=2)
+    bench.measure(twin, 1, timer=fake_clock(), calls=1)  # checked already: not again
+    assert log.count("check") == 1
+    timed = log[log.index("check") + 4:]  # after the check and the warm-up of each role
+    assert timed[:6] == ["zeronet", "zeronet", "torch", "torch", "floor", "floor"]
+    assert timed[6:12] == ["floor", "floor", "torch", "torch", "zeronet", "zeronet"]
+
+
+def test_measure_reports_the_median_per_call_of_every_role() -> None:
+    row = bench.measure(counting_twin([]), 5, timer=fake_clock(0.5), calls=4, total=True)
+    assert row.median == {"zeronet": 0.125, "torch": 0.125, "floor": 0.125}  # 1 tick / 4 calls
+    assert row.total["torch"] == 5 * 0.125
+    assert (row.rounds, row.calls_per_round) == (5, 4)
+
+
+def test_a_twin_whose_sides_differ_is_refused_before_timing(monkeypatch) -> None:
+    """The twin check runs real steps: an SGD that does not update fails it."""
+    monkeypatch.setattr(zn.optim.SGD, "_update", lambda self, data, grad, state: None)
+    twin = cases.step_twin("float64", "sine", "sgd")
+    with pytest.raises(AssertionError, match=r"0\.weight"):
+        bench.measure(twin, 1, timer=fake_clock())
+
+
+@pytest.mark.parametrize("make", [
+    lambda: cases.linear_twins("float32", 50, 7, 3)[1],
+    lambda: cases.relu_twin("float64", (20, 4)),
+    lambda: cases.loss_twin("float32", "ce", (30, 5)),
+    lambda: cases.optimizer_twin("float64", "adam", (3, 4, 2), "tiny"),
+    lambda: cases.scaling_twin("float32", batch=8, width=32),
+], ids=["linear", "relu", "cross-entropy", "adam", "scaling"])
+def test_real_twins_agree(make) -> None:
+    make().verify()
+
+
+def row(name: str, group: str, dtype: str, **times: float) -> BenchRow:
+    return BenchRow(name=name, group=group, dtype=dtype, median=times,
+                    total=times if group == "run" else None)
+
+
+ROWS = [row("MNIST epoch", "epoch", "float64", zeronet=1.1, torch=1.6, floor=1.0,
+            **{"floor (784-wide products)": 0.9}),
+        row("MNIST epoch", "epoch", "float32", zeronet=0.6, torch=1.0, floor=0.5,
+            **{"floor (784-wide products)": 0.45}),
+        row("sine full run", "run", "float64", zeronet=1.0, torch=4.0, floor=0.8)]
+
+
+def test_targets_state_each_ratio_and_whether_it_is_met() -> None:
+    found = {t.target: (round(t.measured, 6), t.met) for t in table.targets(ROWS)}
+    assert found == {
+        "MNIST epoch, float64: zeronet / floor <= 1.15": (1.1, True),
+        "MNIST epoch, float32: zeronet / floor <= 1.15": (1.2, False),
+        "full sine Adam run, float64: torch / zeronet >= 10.0": (4.0, False),
+        "MNIST epoch: zeronet float64 / float32 >= 1.5": (round(1.1 / 0.6, 6), True),
+    }
+
+
+def test_table_shows_times_speedups_and_floor_ratios() -> None:
+    cells = table.table(ROWS)
+    assert cells[0] == ["operation", "dtype", "zeronet", "PyTorch", "PyTorch / zeronet",
+                        "zeronet / floor"]
+    assert cells[1] == ["MNIST epoch", "float64", "1.10 s", "1.60 s", "1.45",
+                        "1.10 (784-wide products only: 1.22)"]
+    assert cells[3][-2:] == ["4.00", "1.25"]
+    text = table.table_text(ROWS)
+    assert "MISSED  full sine Adam run, float64: torch / zeronet >= 10.0: 4.00" in text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(2.5, "2.50 s"), (0.0123, "12.3 ms"),
+                                               (4.56e-6, "4.56 us")])
+def test_format_seconds(seconds: float, text: str) -> None:
+    assert table.format_seconds(seconds) == text

@@ -1,0 +1,143 @@
+"""``zeronet report`` and ``zeronet bench``: the study's plugin commands, and the thread count.
+
+They are registered as entry points of ``zeronet.commands`` (pyproject.toml)
+and run through ``zeronet.cli.main`` like the library's own ``train``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zeronet import cli
+from zeronet_study import commands, threads
+from zeronet_study.bench import engine
+from zeronet_study.bench.records import BenchRecord, BenchRow, Plan, Target
+from zeronet_study.machine import Machine
+
+
+def test_report_explains_missing_requirements(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    for name in threads.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setattr(commands, "missing_requirements", lambda: ["matplotlib"])
+    assert cli.main(["report", "--quiet"]) == 2
+    assert capsys.readouterr().err == ("zeronet report: missing matplotlib; it needs PyTorch and "
+                                       "matplotlib: pip install 'zeronet[report]'\n")
+
+
+def test_report_rejects_a_bad_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--threads", "0"])
+    assert "--threads: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_importing_the_commands_loads_neither_torch_nor_matplotlib() -> None:
+    """zeronet --help loads every plugin: loading the study's must stay cheap."""
+    code = ("import sys, zeronet.cli, zeronet_study.commands; "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'reference', 'jinja2') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_command_restarts_only_when_numpy_threads_cannot_be_set_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = threads.importlib.util.find_spec
+    for name in threads.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.delenv(threads.RESTART_GUARD, raising=False)
+    assert not threads.needs_restart(1)  # threadpoolctl is installed here
+    monkeypatch.setattr(threads.importlib.util, "find_spec",
+                        lambda name: None if name == "threadpoolctl" else real_find_spec(name))
+    assert not threads.needs_restart(1)  # the variables already say 1
+    assert threads.needs_restart(2)
+    monkeypatch.setenv(threads.RESTART_GUARD, "1")
+    assert not threads.needs_restart(2)  # never twice
+
+
+def test_a_restart_is_python_m_zeronet_with_the_same_arguments(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+    monkeypatch.setattr(threads, "needs_restart", lambda count: True)
+    monkeypatch.setattr(threads.os, "execv", lambda path, argv: started.append(argv))
+    monkeypatch.delenv(threads.RESTART_GUARD, raising=False)
+    threads.restart_if_needed(2, ["bench", "--threads", "2"], console=False)
+    assert started == []  # called from Python (main([...])): never replace the caller
+    threads.restart_if_needed(2, ["bench", "--threads", "2"], console=True)
+    assert started == [[sys.executable, "-m", "zeronet", "bench", "--threads", "2"]]
+    assert all(threads.os.environ[name] == "2" for name in threads.THREAD_ENV_VARS)
+
+
+def fake_bench_results(plan: Plan, *, threads: int, progress) -> BenchRecord:
+    """What zeronet_study.bench.engine.run returns, in small: one row, one point, one target."""
+    progress("float64: single operations")
+    times = {"zeronet": 0.001, "torch": 0.003, "floor": 0.0008, "floor (784-wide products)": 0.0005}
+    machine = Machine(cpu_model="Test CPU", logical_cpus=2, usable_cpus=2, platform="p",
+                      python="3", versions={"numpy": "n", "torch": "t", "matplotlib": "m"},
+                      threads_requested=threads, torch_num_threads=threads, env={},
+                      numpy_blas={}, threadpools=None, torch_config="")
+    return BenchRecord(
+        plan=plan, threads=threads, thread_info={}, timer="time.process_time", machine=machine,
+        rows=[BenchRow(name="MNIST epoch (60 batches of 1000, Adam)", group="epoch",
+                       dtype="float64", median=times)],
+        scaling=[BenchRow(name="Adam step, batch 1, width 16", group="scaling", dtype="float64",
+                          batch=1, width=16, median=times)],
+        mnist_epoch_profile={},
+        targets=[Target("MNIST epoch, float64: zeronet / floor <= 1.15", 1.25, False)])
+
+
+def test_bench_prints_the_table_and_writes_json_and_plot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(engine, "run", fake_bench_results)
+    status = cli.main(["bench", "--quick", "--json", str(tmp_path / "bench.json"),
+                       "--plot", str(tmp_path / "scaling.png")])
+    assert status == 0
+    out, err = capsys.readouterr()
+    cells = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()]
+    assert cells[0] == ["operation", "dtype", "zeronet", "PyTorch", "PyTorch / zeronet",
+                        "zeronet / floor"]
+    assert cells[2] == ["MNIST epoch (60 batches of 1000, Adam)", "float64", "1 ms", "3 ms",
+                        "3.00", "1.25 (784-wide products only: 2.00)"]
+    assert "MISSED  MNIST epoch, float64: zeronet / floor <= 1.15: 1.25" in out
+    assert err == "zeronet bench: float64: single operations\n"
+    written = json.loads((tmp_path / "bench.json").read_text())
+    assert written["rows"][0]["median"]["floor"] == 0.0008
+    assert written["machine"]["cpu_model"] == "Test CPU"
+    assert (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "scaling.png"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "--threads", "0"], "zeronet bench: error: --threads: expected a positive "
+                                  "integer, got '0'"),
+    (["bench", "--json", "/no/such/dir/b.json"], "zeronet bench: error: --json: expected a "
+                                                 "file in an existing directory"),
+])
+def test_bench_bad_arguments_are_one_line(argv: list[str], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(message)
+
+
+@pytest.mark.parametrize(("command", "kept"), [
+    ("report", "the previous report in reports is unchanged"), ("bench", "nothing was written")])
+def test_ctrl_c_names_what_was_kept(command: str, kept: str, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+    for name in threads.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setattr(commands, "requirements_missing", interrupted)
+    assert cli.main([command]) == 130
+    assert capsys.readouterr().err == f"zeronet {command}: interrupted; {kept}\n"

@@ -1,0 +1,1 @@
+"""The library's units: bad input, checkpoints, the optimizer's fast path, gradients, properties."""

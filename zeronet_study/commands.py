@@ -1,0 +1,164 @@
+"""``zeronet report``, ``zeronet bench`` and ``zeronet check``: the subcommands above the library.
+
+Registered in pyproject.toml under ``[project.entry-points."zeronet.commands"]``;
+each object here is a :class:`zeronet.cli.Command`. Loading this module is
+cheap: PyTorch, matplotlib and the study's runs are imported when a command
+runs, after its requirements were checked (``pip install 'zeronet[report]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import signal
+import sys
+
+from zeronet._files import atomic_file
+from zeronet.cli import file_in_existing_dir, positive_int
+from zeronet.data.mnist import MnistNotFoundError
+from zeronet_study import threads
+from zeronet_study.records import to_json
+
+#: What both commands need beyond NumPy.
+REQUIREMENTS = ("torch", "matplotlib")
+
+
+def missing_requirements() -> list[str]:
+    return [name for name in REQUIREMENTS if importlib.util.find_spec(name) is None]
+
+
+def requirements_missing(command: str) -> bool:
+    """Print one line naming what ``zeronet COMMAND`` lacks and how to install it; True if so."""
+    missing = missing_requirements()
+    if missing:
+        print(f"zeronet {command}: missing {', '.join(missing)}; it needs PyTorch and "
+              "matplotlib: pip install 'zeronet[report]'", file=sys.stderr)
+    return bool(missing)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+class Report:
+    """``zeronet report``: run the seed's experiments in both frameworks and write ``reports/``."""
+
+    help = "run the sine and MNIST experiments in zeronet and PyTorch; write a report"
+    description = ("Run the seed's sine and MNIST experiments in zeronet and PyTorch and write "
+                   "report.md, results.json and figures into --out, replacing it atomically.")
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        add = parser.add_argument
+        add("--out", default="reports", metavar="DIR",
+            help="output directory (default: %(default)s)")
+        add("--quick", action="store_true",
+            help="a few epochs per run: a smoke test, not a result")
+        add("--threads", type=positive_int, default=1, metavar="N",
+            help="threads for NumPy's BLAS and for torch in the timed runs "
+                 "(default: %(default)s)")
+        add("--jobs", type=positive_int, default=None, metavar="J",
+            help="worker processes for the zeronet-only ablation runs "
+                 "(default: one per usable CPU)")
+        add("--no-mnist", action="store_true", help="skip the MNIST runs (no data needed)")
+        add("--quiet", action="store_true", help="no progress bars")
+
+    def run(self, args: argparse.Namespace, argv: list[str]) -> int:
+        threads.restart_if_needed(args.threads, argv, console=args.console)
+        if requirements_missing("report"):
+            return 2
+        from zeronet_study.report.build import build_report  # torch, matplotlib: checked above
+
+        # A terminated run must clean up its temporary directory like a failed one:
+        # turn SIGTERM into SystemExit, which the atomic writer handles.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            out = build_report(args.out, quick_mode=args.quick, threads=args.threads,
+                               jobs=args.jobs, include_mnist=not args.no_mnist,
+                               progress=not args.quiet, command=" ".join(["zeronet", *argv]))
+        except MnistNotFoundError as exc:
+            print(f"zeronet report: {exc}\n(or pass --no-mnist); the previous report in "
+                  f"{args.out} is unchanged.", file=sys.stderr)
+            return 1
+        print(f"zeronet report: wrote {out / 'report.md'}", file=sys.stderr)
+        return 0
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        return f"the previous report in {args.out} is unchanged"
+
+
+class Bench:
+    """``zeronet bench``: time zeronet against PyTorch; the table on stdout, progress on stderr."""
+
+    help = "time zeronet against PyTorch on the CPU and print the table"
+    description = ("Time every operation, training step and epoch of the seed's networks in "
+                   "zeronet and PyTorch (same weights, same thread count), and the MNIST "
+                   "epoch's floor; print operation, zeronet, PyTorch, their ratio, the floor "
+                   "ratio and each speed target with its measured ratio.")
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        add = parser.add_argument
+        add("--quick", action="store_true",
+            help="float64 only, small shapes, few rounds: a smoke test, not a result")
+        add("--threads", type=positive_int, default=1, metavar="N",
+            help="threads for NumPy's BLAS and for torch (default: %(default)s)")
+        add("--json", type=file_in_existing_dir, default=None, metavar="FILE",
+            help="also write every measurement and the machine to FILE")
+        add("--plot", type=file_in_existing_dir, default=None, metavar="FILE",
+            help="also draw the scaling study into FILE (PNG)")
+
+    def run(self, args: argparse.Namespace, argv: list[str]) -> int:
+        threads.restart_if_needed(args.threads, argv, console=args.console)
+        if requirements_missing("bench"):
+            return 2
+        from zeronet_study.bench import engine, table  # torch: checked above
+        from zeronet_study.report import figures  # matplotlib: checked above
+
+        results = engine.run(engine.QUICK if args.quick else engine.FULL, threads=args.threads,
+                             progress=lambda step: print(f"zeronet bench: {step}",
+                                                         file=sys.stderr))
+        print(table.text(results), end="", flush=True)
+        if args.json is not None:
+            with atomic_file(args.json) as file:
+                file.write((json.dumps(to_json(results), indent=1) + "\n").encode())
+        if args.plot is not None:
+            figures.scaling(results.scaling, f"{results.machine.cpu_model}, "
+                            f"{args.threads} thread(s) per framework", args.plot)
+        return 0
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        return "nothing was written"
+
+
+class Check:
+    """``zeronet check FILE``: run the checks of an adapter file (``reference.command``)."""
+
+    help = "check a from-scratch network against PyTorch: run the checks an adapter FILE defines"
+    description = ("Import FILE, a Python file, and run every function named check_* in it "
+                   "that takes no arguments; each returns a reference.Report (or a list or "
+                   "dict of them), e.g. from reference.compare_gradients. Print each report. "
+                   "Exit 0 when all pass, 1 when any has a finding or the code under check "
+                   "raised, 2 when FILE is broken. See docs/check-your-network.md.")
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("file", metavar="FILE",
+                            help="the adapter file: a .py defining check_* functions")
+        parser.add_argument("--brief", action="store_true",
+                            help="one line per check (its findings) instead of the reports")
+
+    def run(self, args: argparse.Namespace, argv: list[str]) -> int:
+        if importlib.util.find_spec("torch") is None:
+            print("zeronet check: missing torch; it needs PyTorch: pip install 'zeronet[torch]'",
+                  file=sys.stderr)
+            return 2
+        from reference.command import check_file  # torch: checked above
+
+        return check_file(args.file, brief=args.brief)
+
+    def interrupted(self, args: argparse.Namespace) -> str:
+        return "nothing was written"
+
+
+REPORT = Report()
+BENCH = Bench()
+CHECK = Check()

@@ -1,0 +1,96 @@
+"""What the timings were measured on: CPU, threads, BLAS builds and library versions."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeronet_study.threads import THREAD_ENV_VARS
+
+#: The environment recorded: the thread counts and what else steers OpenBLAS's kernels.
+RECORDED_ENV = (*THREAD_ENV_VARS, "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+@dataclass(kw_only=True)
+class Machine:
+    """What the timings were measured on."""
+
+    cpu_model: str
+    logical_cpus: int | None
+    usable_cpus: int | None
+    platform: str
+    python: str
+    versions: dict[str, str]  # numpy, torch, matplotlib
+    threads_requested: int
+    torch_num_threads: int
+    env: dict[str, str | None]  # each of RECORDED_ENV
+    numpy_blas: dict[str, Any]  # numpy.show_config's BLAS and LAPACK entries
+    threadpools: list[dict[str, Any]] | None  # threadpoolctl's, None without it
+    torch_config: str  # torch.__config__.show()
+
+
+def cpu_model() -> str:
+    """The first 'model name' line of /proc/cpuinfo, else platform.processor()."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def numpy_blas() -> dict[str, Any]:
+    """NumPy's build configuration (``numpy.show_config(mode="dicts")``), BLAS parts."""
+    try:
+        config = np.show_config(mode="dicts")
+    except TypeError:  # NumPy < 1.25 has no mode argument
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            np.show_config()
+        return {"text": buffer.getvalue()}
+    deps = config.get("Build Dependencies", {}) if isinstance(config, dict) else {}
+    return {key: deps[key] for key in ("blas", "lapack") if key in deps}
+
+
+def threadpools() -> list[dict[str, Any]] | None:
+    """threadpoolctl's view of the loaded BLAS/OpenMP pools (None if it is not installed).
+
+    Sorted: threadpoolctl lists them in library load order, which differs from
+    run to run, and results.json must not.
+    """
+    try:
+        import threadpoolctl  # optional
+    except ImportError:
+        return None
+    pools = [{k: v for k, v in pool.items() if k != "filepath"}
+             for pool in threadpoolctl.threadpool_info()]
+    return sorted(pools, key=lambda pool: json.dumps(pool, sort_keys=True, default=str))
+
+
+def describe(threads: int) -> Machine:
+    """Everything the report's speed section states about the machine and libraries."""
+    import matplotlib  # heavy; only the report and the bench describe the machine
+    import torch  # (as matplotlib)
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return Machine(
+        cpu_model=cpu_model(), logical_cpus=os.cpu_count(), usable_cpus=usable,
+        platform=platform.platform(), python=sys.version.split()[0],
+        versions={"numpy": np.__version__, "torch": torch.__version__,
+                  "matplotlib": matplotlib.__version__},
+        threads_requested=threads, torch_num_threads=torch.get_num_threads(),
+        env={name: os.environ.get(name) for name in RECORDED_ENV},
+        numpy_blas=numpy_blas(), threadpools=threadpools(), torch_config=torch.__config__.show())

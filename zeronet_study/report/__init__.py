@@ -1,0 +1,1 @@
+"""``zeronet report``: build.py runs it all; results, summaries, tables, figures, text write it."""

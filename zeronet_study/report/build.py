@@ -1,0 +1,142 @@
+"""``zeronet report``: run everything, write ``report.md``, ``results.json`` and figures.
+
+The output directory is replaced atomically (``zeronet_study.report.atomic``):
+everything is built in a temporary directory beside it and swapped in only
+when complete, so a run that fails (or is interrupted) leaves the previous
+report as it was and no temporary directory behind.
+
+Every number in ``report.md`` is read from the :class:`Results` that is
+written as ``results.json``; report.md is rendered from that file read
+back, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeronet.data.sine import CSV_NAMES, SEED, generate_sine_csvs, sha256_of
+from zeronet_study.bench import engine as bench
+from zeronet_study.machine import describe
+from zeronet_study.report import figures, results, summaries, text
+from zeronet_study.report.atomic import atomic_directory
+from zeronet_study.report.results import Results, SineDataRecord
+from zeronet_study.report.tables import build_tables
+from zeronet_study.runs import ablation as abl
+from zeronet_study.runs.configs import GROUP_TABLES, RUNS, SEED_RESULTS, RunConfig, quick
+from zeronet_study.runs.datasets import Dataset, mnist_dataset, sine_dataset
+from zeronet_study.runs.loop import RunResult, train
+from zeronet_study.runs.models import build_trainer
+from zeronet_study.runs.trainers import TorchTrainer
+from zeronet_study.threads import limit as limit_threads
+
+FIGURES = "figures"
+
+
+def run_main(config: RunConfig, data: Dataset, *, progress: bool = True) -> RunResult:
+    """One main run: zeronet and its PyTorch mirror, same weights, same batches, float64."""
+    zeronet_trainer = build_trainer(config)
+    torch_trainer = TorchTrainer.mirror_of(zeronet_trainer)
+    return train(config, [zeronet_trainer, torch_trainer], data, progress=progress)
+
+
+def build_report(out: str | Path = "reports", *, quick_mode: bool = False, threads: int = 1,
+                 jobs: int | None = None, include_mnist: bool = True, progress: bool = True,
+                 command: str = "zeronet report") -> Path:
+    """Run the experiments and write the report into ``out`` (atomically); return ``out``."""
+    started = time.perf_counter()
+    thread_info = limit_threads(threads)
+    jobs = abl.default_jobs() if jobs is None else jobs
+    runs = {c.name: (quick(c) if quick_mode else c) for c in RUNS
+            if include_mnist or c.task != "mnist"}
+    out = Path(out)
+    with atomic_directory(out) as tmp:
+        found = collect(tmp, runs, quick_mode=quick_mode, threads=threads, jobs=jobs,
+                        progress=progress, thread_info=thread_info)
+        found.generated.command = command
+        found.generated.duration_s = time.perf_counter() - started
+        results.write(found, tmp / "results.json")
+        write_markdown(tmp)
+    return out
+
+
+def write_markdown(directory: Path) -> None:
+    """``directory``/report.md, rendered from ``directory``/results.json."""
+    (directory / "report.md").write_text(text.render(results.read(directory / "results.json")))
+
+
+def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads: int,
+            jobs: int, progress: bool, thread_info: dict[str, Any]) -> Results:
+    """Run everything into ``tmp``; return the results (figures are written as a side effect)."""
+    (tmp / FIGURES).mkdir()
+    sine_dir = tmp / "data"
+    csv_paths = generate_sine_csvs(sine_dir)
+    sine = sine_dataset(sine_dir)
+    mnist = mnist_dataset() if any(c.task == "mnist" for c in runs.values()) else None
+    generated = results.Generated(
+        utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), quick=quick_mode,
+        threads=threads, jobs=jobs, threads_in_effect=thread_info)
+    machine = describe(threads)
+    sine_data = SineDataRecord(seed=SEED, files={n: f"data/{n}" for n in CSV_NAMES},
+                               sha256=sha256_of(csv_paths), n_train=len(sine.x_train),
+                               n_test=len(sine.x_test))
+
+    def figure(name: str, draw: Any, *args: Any) -> None:
+        figs[name] = (draw(*args, tmp / FIGURES / f"{name}.png")).relative_to(tmp).as_posix()
+
+    figs: dict[str, str] = {}
+    figure("sine_data", figures.sine_data, sine)
+    main_results: list[RunResult] = []
+    records = {}
+    for config in runs.values():
+        data = mnist if config.task == "mnist" else sine
+        assert data is not None
+        result = run_main(config, data, progress=progress)
+        main_results.append(result)
+        records[config.name] = summaries.run_record(result, data)
+        figure(f"loss_{config.name}", figures.loss_curves, result)
+        if config.task == "sine":
+            figure(f"predictions_{config.name}", figures.predictions, result, data.x_test,
+                   data.y_test)
+        else:
+            predicted = np.argmax(result.test_outputs[0], axis=1)
+            figure("mnist_confusion", figures.confusion_matrix, data.y_test, predicted,
+                   f"{config.title}: test-set confusion matrix (zeronet)")
+            figure("mnist_misclassified", figures.misclassified, data.x_test, data.y_test,
+                   predicted,
+                   f"{config.title}: misclassified test digits (index: true→predicted, zeronet)")
+    figure("weight_difference", figures.weight_difference, main_results)
+
+    timed = bench.run(bench.QUICK if quick_mode else bench.FULL, threads=threads,
+                      progress=(lambda s: print(f"bench: {s}", file=sys.stderr)) if progress
+                      else None)
+    figure("scaling", figures.scaling, timed.scaling,
+           f"{timed.machine.cpu_model}, {threads} thread(s) per framework, {timed.timer}")
+
+    full = {c.name: c for c in RUNS}
+    case_runs = {k: runs.get(k, quick(full[k]) if quick_mode else full[k]) for k in GROUP_TABLES}
+    cases = abl.ablation_cases(case_runs) + abl.sensitivity_cases(case_runs, quick_mode)
+    cases = [c for c in cases if mnist is not None or c.config.task != "mnist"]
+    entries = abl.run_cases(cases, sine_dir, jobs=jobs, progress=progress)
+    ablation = [e for e in entries if e.study == "ablation"]
+    sensitivity = [e for e in entries if e.study != "ablation"]
+
+    titles = {"sine-sgd": "sine, SGD (seed table 2-2)", "sine-adam": "sine, Adam (seed table 2-3)",
+              "mnist-adam": "MNIST, Adam (seed table 2-6)"}
+    seed_test = {group: SEED_RESULTS[table].test_loss for group, table in GROUP_TABLES.items()}
+    figure("ablation", figures.ablation, ablation, seed_test, titles)
+    figure("sensitivity", figures.sensitivity,
+           figures.sensitivity_groups(sensitivity, seed_test))
+    found = Results(generated=generated, machine=machine, sine_data=sine_data, runs=records,
+                    figures=figs, bench=dataclasses.replace(timed, machine=None),  # once, above
+                    ablation=ablation, sensitivity=sensitivity,
+                    sensitivity_summary=summaries.sensitivity_summary(sensitivity),
+                    determinism=summaries.determinism_check(records, ablation), tables={})
+    found.tables = build_tables(found)
+    return found

@@ -1,0 +1,1 @@
+"""The study's runs: configs, data, models, trainers, the loop, the seed's formulas, ablations."""
