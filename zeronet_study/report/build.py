@@ -26,13 +26,14 @@ from zeronet_study.bench import engine as bench
 from zeronet_study.machine import describe
 from zeronet_study.report import figures, results, summaries, text
 from zeronet_study.report.atomic import atomic_directory
-from zeronet_study.report.results import Results, SineDataRecord
+from zeronet_study.report.results import FindingRecord, Results, SeedCheckRecord, SineDataRecord
 from zeronet_study.report.tables import build_tables
 from zeronet_study.runs import ablation as abl
 from zeronet_study.runs.configs import GROUP_TABLES, RUNS, SEED_RESULTS, RunConfig, quick
 from zeronet_study.runs.datasets import Dataset, mnist_dataset, sine_dataset
 from zeronet_study.runs.loop import RunResult, train
 from zeronet_study.runs.models import build_trainer
+from zeronet_study.runs.seed_checks import run_seed_checks
 from zeronet_study.runs.trainers import TorchTrainer
 from zeronet_study.threads import limit as limit_threads
 
@@ -133,10 +134,17 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
     figure("ablation", figures.ablation, ablation, seed_test, titles)
     figure("sensitivity", figures.sensitivity,
            figures.sensitivity_groups(sensitivity, seed_test))
+    seed_checks = [SeedCheckRecord(erratum=c.erratum, formula=c.formula, check=c.check,
+                                   expected=list(c.expected), seconds=c.seconds,
+                                   findings=[FindingRecord(kind=f.kind, tensor=f.tensor,
+                                                           message=f.message)
+                                             for f in c.findings])
+                   for c in run_seed_checks()]
     found = Results(generated=generated, machine=machine, sine_data=sine_data, runs=records,
                     figures=figs, bench=dataclasses.replace(timed, machine=None),  # once, above
                     ablation=ablation, sensitivity=sensitivity,
                     sensitivity_summary=summaries.sensitivity_summary(sensitivity),
-                    determinism=summaries.determinism_check(records, ablation), tables={})
+                    determinism=summaries.determinism_check(records, ablation),
+                    seed_checks=seed_checks, tables={})
     found.tables = build_tables(found)
     return found

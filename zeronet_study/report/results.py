@@ -180,6 +180,32 @@ class SensitivitySummary:
 
 
 @dataclass(kw_only=True)
+class FindingRecord:
+    """One finding of the checker (``reference.Finding``)."""
+
+    kind: str
+    tensor: str
+    message: str
+
+
+@dataclass(kw_only=True)
+class SeedCheckRecord:
+    """The checker on one of the seed's formulas (``zeronet_study.runs.seed_checks``)."""
+
+    erratum: str  # the ids in docs/seed-errata.md
+    formula: str
+    check: str  # the reference.compare_* it was run with
+    expected: list[str]  # the finding kinds the erratum should be found as
+    findings: list[FindingRecord]
+    seconds: float
+
+    @property
+    def found(self) -> bool:
+        kinds = {f.kind for f in self.findings}
+        return all(kind in kinds for kind in self.expected)
+
+
+@dataclass(kw_only=True)
 class TableRow:
     label: str
     values: list[Cell]
@@ -213,6 +239,7 @@ class Results:
     #: "study:group:formulas" -> its spread (see :meth:`summary`)
     sensitivity_summary: dict[str, SensitivitySummary]
     determinism: dict[str, bool]  # group -> do the ablation's runs reproduce the main run
+    seed_checks: list[SeedCheckRecord] | None = field(default=None, metadata=OPTIONAL)
     tables: dict[str, Table]
 
     def summary(self, study: str, group: str, formulas: str) -> SensitivitySummary | None:

@@ -143,6 +143,20 @@ def sensitivity_table(results: Results) -> Table | None:
                   rows)
 
 
+def seed_checks_table(results: Results) -> Table | None:
+    """The checker on each seed formula: what it found beside the erratum it explains."""
+    if not results.seed_checks:
+        return None
+    rows: list[tuple[str, list[Cell]]] = [
+        (f"({c.erratum})", [c.formula, f"`{c.check}`",
+                            ", ".join(f"`{f.kind}`" for f in c.findings) or "none",
+                            ", ".join(f"`{k}`" for k in c.expected), c.found, c.seconds])
+        for c in results.seed_checks]
+    return _table("The checker run on the seed's formulas, as on a user's code",
+                  ["erratum", "the seed's code", "check", "findings", "expected", "found",
+                   "seconds"], ["text", "text", "text", "text", "text", "bool", "time"], rows)
+
+
 def build_tables(results: Results) -> dict[str, Table]:
     """Every table of report.md, by id (the ``<!-- table:ID -->`` marker)."""
     tables = {f"results-{name}": results_table(run) for name, run in results.runs.items()}
@@ -153,6 +167,8 @@ def build_tables(results: Results) -> dict[str, Table]:
             tables[f"ablation-{group}"] = table
     if (table := sensitivity_table(results)) is not None:
         tables["sensitivity"] = table
+    if (table := seed_checks_table(results)) is not None:
+        tables["seed-checks"] = table
     return tables
 
 
