@@ -261,7 +261,8 @@ def strip_timings(results: dict) -> dict:
     Timings: when and how long the report ran, every run's per-epoch and total
     training time, the speed table, the cost_time row of each results table, and
     in the benchmarks every measured time, the calls per round (calibrated from a
-    timing), the profile and each target's measured ratio and verdict.
+    timing), the profile and each target's measured ratio and verdict; and the
+    seconds each seed-formula check took, in its records and its table.
     """
     results = json.loads(json.dumps(results))
     del results["generated"]["utc"], results["generated"]["duration_s"]
@@ -281,6 +282,10 @@ def strip_timings(results: dict) -> dict:
     for target in bench["targets"]:
         del target["measured"], target["met"]
         target.pop("also", None)
+    for check in results["seed_checks"]:
+        del check["seconds"]
+    for row in results["tables"]["seed-checks"]["rows"]:
+        del row["values"][-1]  # the seconds column
     return results
 
 
