@@ -32,15 +32,19 @@ SAMPLES = ("rows", "columns")
 __all__ = ["LAYOUTS", "SAMPLES", "Conventions", "check_layout", "check_samples", "user_names"]
 
 
+def _one_of(value: object, choices: tuple[str, ...], keyword: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{keyword}: expected one of {choices}, got {value!r}")
+    return value
+
+
 def check_layout(layout: object) -> str:
     """``layout`` itself, if it is one of :data:`LAYOUTS`.
 
     Raises:
         ValueError: naming ``layout`` otherwise.
     """
-    if not isinstance(layout, str) or layout not in LAYOUTS:
-        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
-    return layout
+    return _one_of(layout, LAYOUTS, "layout")
 
 
 def check_samples(samples: object) -> str:
@@ -49,9 +53,7 @@ def check_samples(samples: object) -> str:
     Raises:
         ValueError: naming ``samples`` otherwise.
     """
-    if not isinstance(samples, str) or samples not in SAMPLES:
-        raise ValueError(f"samples: expected one of {SAMPLES}, got {samples!r}")
-    return samples
+    return _one_of(samples, SAMPLES, "samples")
 
 
 def user_names(names: object, torch_names: Sequence[str]) -> dict[str, str]:

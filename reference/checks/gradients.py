@@ -11,10 +11,8 @@ import torch
 
 from reference.calls import (
     Handed,
-    ResultError,
     UserCodeError,  # noqa: F401  (its Raises: names it)
     call_user,
-    result_array,
     unpack,
 )
 from reference.conventions import Conventions
@@ -38,6 +36,7 @@ from reference.network import (
     user_inputs,
 )
 from reference.report import Difference, Finding, Report
+from reference.returned import gradients, loss_value, sample_array
 from reference.tolerance import checked_tolerance
 from reference.torch_side import Pass, ce_precedence_upstream, has_relu, parameters_of, run
 
@@ -96,36 +95,13 @@ def _user_pass(forward_backward: ForwardBackward, conv: Conventions, batch: Batc
     result = call_user(CHECK, call, forward_backward, params, x, target, shapes=shapes)
     got = unpack(result, {4: "(output, loss, grads, grad_x)", 3: "(loss, grads, grad_x)"}, call)
     output, loss, grads, grad_x = got if len(got) == 4 else (None, *got)
-    out: dict[str, Any] = {"params": {}}
+    out: dict[str, Any] = {"loss": loss_value(loss, call, dtype),
+                           "params": gradients(grads, conv, call)}
     if output is not None:
-        o = conv.samples_from_user(result_array(output, f"{call}: output"))
-        if o.shape != expected.output.shape:
-            want = conv.samples_to_user(expected.output).shape
-            raise ResultError(f"{call}: output: expected shape {want} (samples="
-                              f"{conv.samples!r}), got {np.shape(output)}")
-        out["output"] = o
-    loss_value = result_array(loss, f"{call}: loss", dtype)
-    if loss_value.size != 1:
-        raise ResultError(f"{call}: loss: expected a number, got an array of shape "
-                          f"{loss_value.shape}")
-    out["loss"] = loss_value.reshape(())
-    if not isinstance(grads, Mapping):
-        raise ResultError(f"{call}: grads: expected a mapping of your parameter names to "
-                          f"gradients, got {type(grads).__name__}")
-    unknown = sorted(str(k) for k in grads if k not in conv.torch)
-    missing = [u for u in conv.torch if u not in grads]
-    if unknown or missing:
-        raise ResultError(f"{call}: grads: expected one gradient for each of {list(conv.torch)}, "
-                          f"got unknown names {unknown} and none for {missing}")
-    for user, torch_name in conv.torch.items():
-        value = result_array(grads[user], f"{call}: grads[{user!r}]")
-        out["params"][torch_name] = conv.from_user(torch_name, value, f"{call}: grads[{user!r}]")
+        out["output"] = sample_array(output, conv.samples_to_user(expected.output).shape,
+                                     conv, call, "output")
     if grad_x is not None:
-        gx = result_array(grad_x, f"{call}: grad_x")
-        if gx.shape != x.shape:
-            raise ResultError(f"{call}: grad_x: expected the shape of x, {x.shape}, "
-                              f"got {gx.shape}")
-        out["grad_x"] = conv.samples_from_user(gx)
+        out["grad_x"] = sample_array(grad_x, x.shape, conv, call, "grad_x")
     return out
 
 

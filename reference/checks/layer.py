@@ -10,16 +10,15 @@ import torch
 
 from reference.calls import (
     Handed,
-    ResultError,
     UserCodeError,  # noqa: F401  (its Raises: names it)
     call_user,
-    result_array,
     unpack,
 )
 from reference.conventions import Conventions
 from reference.diagnosis import Tensor, Variant, diagnose, in_report_order, mutation_findings
 from reference.network import backward_order, check_callable, layer_of, model_conventions
 from reference.report import Difference, Finding, Report
+from reference.returned import gradients, sample_array
 from reference.tolerance import checked_tolerance, to_numpy
 from reference.torch_side import Pass, has_relu, parameters_of, run
 
@@ -58,29 +57,11 @@ def _user_pass(forward_backward: Callable[..., tuple], conv: Conventions, label:
     shapes = {"x": x.shape} | {f"params[{k!r}]": v.shape for k, v in user_params.items()}
     result = call_user(CHECK, call, forward_backward, user_params, x, grad_out, shapes=shapes)
     output, grads, grad_x = unpack(result, {3: "(output, grads, grad_x)"}, call)
-    out = conv.samples_from_user(result_array(output, f"{call}: output"))
-    if out.shape != truth.output.shape:
-        raise ResultError(f"{call}: output: expected shape {grad_out.shape}, got "
-                          f"{np.shape(output)}")
-    grads = {} if grads is None else grads
-    if not isinstance(grads, Mapping):
-        raise ResultError(f"{call}: grads: expected a mapping of your parameter names to "
-                          f"gradients ({{}} for a layer without parameters), got "
-                          f"{type(grads).__name__}")
-    unknown = sorted(str(k) for k in grads if k not in conv.torch)
-    missing = [u for u in conv.torch if u not in grads]
-    if unknown or missing:
-        raise ResultError(f"{call}: grads: expected one gradient for each of {list(conv.torch)}, "
-                          f"got unknown names {unknown} and none for {missing}")
-    got: dict[str, Any] = {"output": out, "params": {
-        t: conv.from_user(t, result_array(grads[u], f"{call}: grads[{u!r}]"),
-                          f"{call}: grads[{u!r}]") for u, t in conv.torch.items()}}
+    got: dict[str, Any] = {
+        "output": sample_array(output, grad_out.shape, conv, call, "output"),
+        "params": gradients({} if grads is None else grads, conv, call)}
     if grad_x is not None:
-        gx = result_array(grad_x, f"{call}: grad_x")
-        if gx.shape != x.shape:
-            raise ResultError(f"{call}: grad_x: expected the shape of x, {x.shape}, "
-                              f"got {gx.shape}")
-        got["grad_x"] = conv.samples_from_user(gx)
+        got["grad_x"] = sample_array(grad_x, x.shape, conv, call, "grad_x")
     return got
 
 

@@ -9,10 +9,8 @@ import torch
 
 from reference.calls import (
     Handed,
-    ResultError,
     UserCodeError,  # noqa: F401  (its Raises: names it)
     call_user,
-    result_array,
     unpack,
 )
 from reference.conventions import Conventions, check_samples
@@ -27,6 +25,7 @@ from reference.diagnosis import (
 )
 from reference.network import check_callable, spread_logits, user_inputs
 from reference.report import Difference, Finding, Report
+from reference.returned import loss_value, sample_array
 from reference.tolerance import checked_tolerance, to_numpy
 from reference.torch_side import ce_precedence_upstream, run
 
@@ -91,17 +90,9 @@ def compare_loss(forward_backward: Callable[[np.ndarray, np.ndarray], tuple],
         result = call_user(CHECK, call, forward_backward, given_out, given_target,
                            shapes={"output": given_out.shape})
         loss, grad = unpack(result, {2: "(loss, grad_output)"}, call)
-        loss_value = result_array(loss, f"{call}: loss", dtype)
-        if loss_value.size != 1:
-            raise ResultError(f"{call}: loss: expected a number, got an array of shape "
-                              f"{loss_value.shape}")
-        g = result_array(grad, f"{call}: grad_output")
-        if g.shape != given_out.shape:
-            raise ResultError(f"{call}: grad_output: expected the shape of output, "
-                              f"{given_out.shape}, got {g.shape}")
-        tensors = [Tensor(f"{prefix}loss", loss_value.reshape(()), truth.loss, "loss"),
-                   Tensor(f"{prefix}grad_output", conv.samples_from_user(g), truth.grad_x,
-                          "grad_output")]
+        g = sample_array(grad, given_out.shape, conv, call, "grad_output")
+        tensors = [Tensor(f"{prefix}loss", loss_value(loss, call, dtype), truth.loss, "loss"),
+                   Tensor(f"{prefix}grad_output", g, truth.grad_x, "grad_output")]
         for t in tensors:
             differences[t.name] = Difference.held_to(t.name, t.actual, t.expected, rtol, atol,
                                              finite_only=finite_only)
