@@ -29,7 +29,7 @@ class Machine:
     usable_cpus: int | None
     platform: str
     python: str
-    versions: dict[str, str]  # numpy, torch, matplotlib
+    versions: dict[str, str]  # numpy, torch, matplotlib ("not installed": zeronet bench)
     threads_requested: int
     torch_num_threads: int
     env: dict[str, str | None]  # each of RECORDED_ENV
@@ -79,8 +79,13 @@ def threadpools() -> list[dict[str, Any]] | None:
 
 def describe(threads: int) -> Machine:
     """Everything the report's speed section states about the machine and libraries."""
-    import matplotlib  # heavy; only the report and the bench describe the machine
-    import torch  # (as matplotlib)
+    import torch  # heavy; only the report and the bench describe the machine
+
+    try:
+        import matplotlib  # (as torch) optional: zeronet bench draws nothing without --plot
+        matplotlib_version = matplotlib.__version__
+    except ImportError:
+        matplotlib_version = "not installed"
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -90,7 +95,7 @@ def describe(threads: int) -> Machine:
         cpu_model=cpu_model(), logical_cpus=os.cpu_count(), usable_cpus=usable,
         platform=platform.platform(), python=sys.version.split()[0],
         versions={"numpy": np.__version__, "torch": torch.__version__,
-                  "matplotlib": matplotlib.__version__},
+                  "matplotlib": matplotlib_version},
         threads_requested=threads, torch_num_threads=torch.get_num_threads(),
         env={name: os.environ.get(name) for name in RECORDED_ENV},
         numpy_blas=numpy_blas(), threadpools=threadpools(), torch_config=torch.__config__.show())
