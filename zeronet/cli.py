@@ -32,8 +32,8 @@ from zeronet.seed_networks import MNIST, SINE
 
 #: The entry-point group whose entries are ``zeronet`` subcommands.
 COMMANDS_GROUP = "zeronet.commands"
-#: The distribution that installs the package ``zeronet``. (``zeronet`` on the public package
-#: index is an unrelated project: never tell anyone to ``pip install zeronet``.)
+#: The distribution that installs the package ``zeronet``. (The name ``zeronet`` on the public
+#: package index belongs to an unrelated project: no message may name it as ours.)
 DISTRIBUTION = "zeronet-from-scratch"
 #: ``zeronet --help``: what the command is, in whole sentences (the commands are listed after it).
 DESCRIPTION = ("A fully connected network in NumPy whose every number is checked against "
