@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.mnist import mnist_dir
 
 import zeronet as zn
 from zeronet import cli
-
-MNIST_DIR = os.environ.get("ZERONET_DATA_DIR")
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -91,10 +90,9 @@ def test_ctrl_c_during_training_is_one_line_and_status_130(
     assert capsys.readouterr().err == "zeronet train: interrupted; nothing was saved\n"
 
 
-@pytest.mark.skipif(not MNIST_DIR, reason="ZERONET_DATA_DIR is unset: no MNIST files")
 def test_train_on_mnist(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["train", "--dataset", "mnist", "--epochs", "1", "--data-dir",
-                     str(MNIST_DIR)]) == 0
+                     str(mnist_dir())]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("epoch 1/1  step 60  train_loss ")
     assert float(line.split("test_accuracy ")[1].rstrip("%")) > 70

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import http.server
 import io
-import os
 import socket
 import struct
 from collections.abc import Iterator
@@ -22,14 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.localhttp import serving
+from helpers.mnist import mnist_dir
 
 import zeronet as zn
 from zeronet.data import mnist
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
 from zeronet.data.progress import ProgressBar
 
-_ENV_DIR = os.environ.get("ZERONET_DATA_DIR")
-REAL_DIR = Path(_ENV_DIR).resolve() if _ENV_DIR else None
 NAMES = list(mnist.MNIST_SHA256)
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -80,11 +78,7 @@ def cache_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def real_dir() -> Path:
-    if REAL_DIR is None:
-        pytest.skip(
-            "ZERONET_DATA_DIR is not set; it must name a folder with the four MNIST .gz files"
-        )
-    return REAL_DIR
+    return mnist_dir()
 
 
 @pytest.fixture(scope="module")

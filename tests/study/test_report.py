@@ -20,6 +20,7 @@ import weakref
 from pathlib import Path
 
 import pytest
+from helpers.mnist import configured_dir
 from helpers.sine_files import SINE_SHA256
 
 from zeronet import cli
@@ -32,7 +33,7 @@ from zeronet_study.report.atomic import atomic_directory
 from zeronet_study.report.results import Table
 from zeronet_study.report.tables import table_cells
 
-HAS_MNIST = bool(os.environ.get("ZERONET_DATA_DIR"))
+HAS_MNIST = configured_dir() is not None
 COMMITTED = Path(__file__).parents[2] / "reports"
 
 
