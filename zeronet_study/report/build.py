@@ -31,7 +31,7 @@ from zeronet_study.progress import (
     RunProgress,
     training_seconds,
 )
-from zeronet_study.report import figures, results, summaries, text
+from zeronet_study.report import figures, machines, results, summaries, text
 from zeronet_study.report.atomic import atomic_directory
 from zeronet_study.report.results import FindingRecord, Results, SeedCheckRecord, SineDataRecord
 from zeronet_study.report.tables import build_tables
@@ -68,12 +68,15 @@ def build_report(out: str | Path = "reports", *, quick_mode: bool = False, threa
     runs = {c.name: (quick(c) if quick_mode else c) for c in RUNS
             if include_mnist or c.task != "mnist"}
     out = Path(out)
+    previous = machines.read_previous(out / "results.json")  # before it is replaced
     with atomic_directory(out) as tmp:
         found = collect(tmp, runs, quick_mode=quick_mode, threads=threads, jobs=jobs,
                         progress=progress, progress_file=progress_file,
                         thread_info=thread_info)
         found.generated.command = command
         found.generated.duration_s = time.perf_counter() - started
+        found.machine_comparison = machines.compare(previous, found)
+        found.tables = build_tables(found)
         results.write(found, tmp / "results.json")
         write_markdown(tmp)
     return out
@@ -189,6 +192,5 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
                     ablation=ablation, sensitivity=sensitivity,
                     sensitivity_summary=summaries.sensitivity_summary(sensitivity),
                     determinism=summaries.determinism_check(records, ablation),
-                    seed_checks=seed_checks, tables={})
-    found.tables = build_tables(found)
+                    seed_checks=seed_checks, tables={})  # build_report adds them
     return found
