@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,13 @@ def test_the_readme_snippet_prints_the_loss_before_and_after_a_step(tmp_path: Pa
     before, after = map(float, re.fullmatch(r"loss (\S+), after one Adam step (\S+)\n",
                                             out).groups())
     assert after < before
+
+
+def test_the_extras_the_readme_names_exist() -> None:
+    """The install table's extras are pyproject.toml's (they cannot drift apart)."""
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+                 ["optional-dependencies"])
+    named = {name for group in re.findall(r"pip install -e '\.\[([\w,]+)\]'", README.read_text())
+             for name in group.split(",")}
+    assert named
+    assert named <= extras
