@@ -49,12 +49,15 @@ class Report:
 
     help = "run the sine and MNIST experiments in zeronet and PyTorch; write a report"
     description = ("Run the seed's sine and MNIST experiments in zeronet and PyTorch and write "
-                   "report.md, results.json and figures into --out, replacing it atomically.")
+                   "report.md, results.json and figures into --out, replacing it atomically "
+                   "once everything has succeeded (by default reports/, the committed report: "
+                   "git checkout reports/ brings it back). The new report compares the numbers "
+                   "that depend on the machine with the report it replaces. Try --quick first.")
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
         add("--out", default="reports", metavar="DIR",
-            help="output directory (default: %(default)s)")
+            help="output directory, replaced by the run (default: %(default)s)")
         add("--quick", action="store_true",
             help="a few epochs per run: a smoke test, not a result")
         add("--threads", type=positive_int, default=1, metavar="N",
@@ -108,7 +111,7 @@ class Bench:
         add("--json", type=file_in_existing_dir, default=None, metavar="FILE",
             help="also write every measurement and the machine to FILE")
         add("--plot", type=file_in_existing_dir, default=None, metavar="FILE",
-            help="also draw the scaling study into FILE (PNG)")
+            help="also draw the scaling study into FILE (PNG; needs matplotlib)")
 
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
         threads.restart_if_needed(args.threads, argv, console=args.console)
