@@ -1,7 +1,7 @@
 """pytest set-up shared by the test files: the MNIST fixture and the run's header.
 
 MNIST is read from $ZERONET_DATA_DIR (never downloaded by a test); tests that
-need it are skipped, saying why, when the variable is unset.
+need it are skipped, with the one reason of helpers/mnist.py, when it is unset.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers.mnist import mnist_dir
 
 import zeronet as zn
 
@@ -32,10 +33,6 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def mnist_subset() -> tuple[np.ndarray, np.ndarray]:
     """The first 10000 MNIST training images as float64 (N, 784) in [0, 1], and labels."""
-    data_dir = os.environ.get("ZERONET_DATA_DIR")
-    if not data_dir:
-        pytest.skip("ZERONET_DATA_DIR is unset: point it at the directory holding the four "
-                    "MNIST .gz files to run the MNIST tests")
-    x_train, y_train, _, _ = zn.data.load_mnist(data_dir, download=False)
+    x_train, y_train, _, _ = zn.data.load_mnist(mnist_dir(), download=False)
     return (zn.data.flatten_pixels(x_train[:MNIST_TRAIN_SUBSET]),
             y_train[:MNIST_TRAIN_SUBSET].astype(np.int64))

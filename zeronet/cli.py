@@ -3,22 +3,26 @@
 ``zeronet train`` trains one of the seed's networks with checkpoints and needs
 the library alone. Further subcommands come from the entry-point group
 ``zeronet.commands`` (see :class:`Command`): this project's study registers
-``zeronet report`` and ``zeronet bench`` there (``pip install 'zeronet[report]'``
-for what they need). A bad argument gives one line on stderr
-(``zeronet train: error: --epochs: expected a positive integer, got '0'``)
-and exit status 2, never a traceback; so does a plugin that cannot be loaded.
+``zeronet report``, ``zeronet bench`` and ``zeronet check`` there (they need
+the ``report`` extra: :func:`install_hint`). A bad argument gives one line on
+stderr (``zeronet train: error: --epochs: expected a positive integer, got
+'0'``) and exit status 2, never a traceback; so does a plugin that cannot be
+loaded. A misspelt command or option gets a suggestion ("did you mean
+--epochs?"), found by :mod:`difflib` among the names the parser knows.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
+import platform
 import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
@@ -28,6 +32,17 @@ from zeronet.seed_networks import MNIST, SINE
 
 #: The entry-point group whose entries are ``zeronet`` subcommands.
 COMMANDS_GROUP = "zeronet.commands"
+#: The distribution that installs the package ``zeronet``. (The name ``zeronet`` on the public
+#: package index belongs to an unrelated project: no message may name it as ours.)
+DISTRIBUTION = "zeronet-from-scratch"
+#: ``zeronet --help``: what the command is, in whole sentences (the commands are listed after it).
+DESCRIPTION = ("A fully connected network in NumPy whose every number is checked against "
+               "PyTorch. 'zeronet train' trains the seed's network with the library alone; "
+               "the other commands come from installed plugins: this project's study adds "
+               "'report' (re-run the seed's experiments and write reports/), 'bench' (time "
+               "zeronet against PyTorch) and 'check' (check your own network against "
+               "PyTorch).")
+EPILOG = "Run 'zeronet COMMAND --help' for the options of a command."
 #: ``zeronet train --dataset``: the seed's two networks and settings.
 DATASETS = {network.task: network for network in (SINE, MNIST)}
 
@@ -36,6 +51,17 @@ DATASETS = {network.task: network for network in (SINE, MNIST)}
 
 class UsageError(Exception):
     """A bad command-line argument found after parsing (e.g. two options that conflict)."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install what an extra of this project needs, from the root of a clone."""
+    return f"pip install -e '.[{extra}]' (from the root of your clone of {DISTRIBUTION})"
+
+
+def did_you_mean(given: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``given``, or ``""``."""
+    close = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def usage_exit(prog: str, message: str) -> NoReturn:
@@ -49,9 +75,27 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     (argparse prints the usage, then ``PROG: error: argument --option: ...``.)
     Subcommand parsers inherit the class, so every subcommand behaves the same.
+    It remembers its option strings (:attr:`options`) and, for ``zeronet``
+    itself, its subcommands' parsers (:attr:`subcommands`), to suggest the
+    closest name for a misspelt one.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.options: list[str] = []  # before argparse adds -h/--help
+        self.subcommands: dict[str, OneLineErrorParser] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.options += action.option_strings
+        return action
+
     def error(self, message: str) -> NoReturn:
+        choice = re.match(r"argument \S+: invalid choice: '(.*)' \(choose from (.*)\)$",
+                          message)
+        if choice:  # a misspelt subcommand
+            known = re.findall(r"'([^']*)'", choice.group(2))
+            message += did_you_mean(choice.group(1), known)
         usage_exit(self.prog, re.sub(r"^argument (\S+): ", r"\1: ", message))
 
 
@@ -161,7 +205,7 @@ class Unavailable:
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError(f"this command is not available: cannot load {self.reason}; install "
                          f"the package that provides it with its dependencies (for this "
-                         f"project's report, bench and check: pip install 'zeronet[report]')")
+                         f"project's report, bench and check: {install_hint('report')})")
 
     def interrupted(self, args: argparse.Namespace) -> str:
         return "nothing was done"
@@ -183,13 +227,32 @@ def commands() -> dict[str, Command]:
     return {"train": TRAIN, **{k: v for k, v in plugins().items() if k != "train"}}
 
 
-def build_parser(available: dict[str, Command] | None = None) -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(prog="zeronet", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def version() -> str:
+    """``zeronet --version``: this version, the distribution, and the Python and NumPy used."""
+    return (f"zeronet {zn.__version__} ({DISTRIBUTION}; Python {platform.python_version()}, "
+            f"NumPy {np.__version__})")
+
+
+def build_parser(available: dict[str, Command] | None = None) -> OneLineErrorParser:
+    parser = OneLineErrorParser(prog="zeronet", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=version(),
+                        help="print the version of zeronet, Python and NumPy, and exit")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       title="commands", help="one of:")
     for name, command in (commands() if available is None else available).items():
-        command.configure(subparsers.add_parser(name, help=command.help,
-                                                description=command.description))
+        parser.subcommands[name] = subparsers.add_parser(name, help=command.help,
+                                                         description=command.description)
+        command.configure(parser.subcommands[name])
     return parser
+
+
+def _unrecognized(parser: OneLineErrorParser, command: str, unknown: list[str]) -> NoReturn:
+    """The error parse_args would give for ``unknown``, from the command's own parser, with a
+    suggestion for the first misspelt option."""
+    subparser = parser.subcommands[command]
+    known = [*subparser.options, *parser.options]
+    hints = (did_you_mean(arg.split("=")[0], known) for arg in unknown if arg.startswith("-"))
+    subparser.error(f"unrecognized arguments: {' '.join(unknown)}{next(filter(None, hints), '')}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,10 +261,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     available = commands()
     parser = build_parser(available)
+    for arg in argv:  # options before the command: argparse would only say COMMAND is missing
+        if not arg.startswith("-"):
+            break
+        name = arg.split("=")[0]
+        if name != "-" and not any(option.startswith(name) for option in parser.options):
+            parser.error(f"unrecognized arguments: {arg}{did_you_mean(name, parser.options)}")
     args, unknown = parser.parse_known_args(argv)
     command = available[args.command]
     if unknown and not isinstance(command, Unavailable):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args would
+        _unrecognized(parser, args.command, unknown)
     args.console = console
     try:
         return command.run(args, argv)
@@ -227,17 +296,20 @@ class Train:
     def configure(self, parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
         add("--dataset", type=one_of(*DATASETS), default="sine",
-            metavar="{" + ",".join(DATASETS) + "}", help="(default: %(default)s)")
+            metavar="{" + ",".join(DATASETS) + "}",
+            help="the seed's sine regression or MNIST digits (default: %(default)s)")
         add("--epochs", type=positive_int, default=10, metavar="N",
             help="epochs in total, resumed ones included (default: %(default)s)")
         add("--lr", type=positive_float, default=None,
             help=f"learning rate (default: the seed's, {SINE.lr} sine, {MNIST.lr} MNIST)")
         add("--batch-size", type=positive_int, default=None, metavar="B",
-            help=f"(default: the seed's, {SINE.batch_size} sine, {MNIST.batch_size} MNIST)")
+            help=f"examples per optimizer step (default: the seed's, {SINE.batch_size} sine, "
+                 f"{MNIST.batch_size} MNIST)")
         add("--optimizer", type=one_of("sgd", "adam"), default="adam", metavar="{sgd,adam}",
-            help="(default: %(default)s)")
+            help="the optimizer, as torch.optim's (default: %(default)s)")
         add("--dtype", type=one_of("float32", "float64"), default="float64",
-            metavar="{float32,float64}", help="(default: %(default)s)")
+            metavar="{float32,float64}",
+            help="the floating-point type of weights and data (default: %(default)s)")
         add("--seed", type=non_negative_int, default=0,
             help="seeds the weights and the batch order (default: %(default)s)")
         add("--data-dir", type=existing_dir, default=None, metavar="DIR",

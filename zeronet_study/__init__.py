@@ -8,10 +8,11 @@
 * ``report/``: ``zeronet report``: running everything, the numbers as typed
   records (results.json), the tables, figures and text (Jinja2 templates) of
   report.md, written into a directory replaced atomically;
-* ``commands.py``: ``zeronet report`` and ``zeronet bench``, plugin subcommands
-  of the library's ``zeronet`` command; ``threads.py``: one thread count for
-  both frameworks; ``machine.py``: what the timings ran on; ``records.py``:
-  typed records to and from JSON.
+* ``commands.py``: ``zeronet report``, ``zeronet bench`` and ``zeronet check``,
+  plugin subcommands of the library's ``zeronet`` command; ``threads.py``: one
+  thread count for both frameworks; ``machine.py``: what the timings ran on;
+  ``progress.py``: the report's progress and time left; ``records.py``: typed
+  records to and from JSON.
 
 Dependencies point one way: ``zeronet`` <- ``reference`` <- this package.
 """

@@ -3,7 +3,9 @@
 Registered in pyproject.toml under ``[project.entry-points."zeronet.commands"]``;
 each object here is a :class:`zeronet.cli.Command`. Loading this module is
 cheap: PyTorch, matplotlib and the study's runs are imported when a command
-runs, after its requirements were checked (``pip install 'zeronet[report]'``).
+runs, after its requirements were checked (the ``report`` extra installs them:
+``pip install -e '.[report]'``). ``zeronet bench`` needs matplotlib only to
+draw ``--plot``.
 """
 
 from __future__ import annotations
@@ -15,25 +17,26 @@ import signal
 import sys
 
 from zeronet._files import atomic_file
-from zeronet.cli import file_in_existing_dir, positive_int
+from zeronet.cli import file_in_existing_dir, install_hint, positive_int
 from zeronet.data.mnist import MnistNotFoundError
 from zeronet_study import threads
 from zeronet_study.records import to_json
 
-#: What both commands need beyond NumPy.
+#: What the report needs beyond NumPy (the bench: torch, and matplotlib for --plot only).
 REQUIREMENTS = ("torch", "matplotlib")
 
 
-def missing_requirements() -> list[str]:
-    return [name for name in REQUIREMENTS if importlib.util.find_spec(name) is None]
+def missing_requirements(needed: tuple[str, ...] = REQUIREMENTS) -> list[str]:
+    return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
-def requirements_missing(command: str) -> bool:
+def requirements_missing(command: str, needed: tuple[str, ...] = REQUIREMENTS,
+                         why: str = "it needs PyTorch and matplotlib") -> bool:
     """Print one line naming what ``zeronet COMMAND`` lacks and how to install it; True if so."""
-    missing = missing_requirements()
+    missing = missing_requirements(needed)
     if missing:
-        print(f"zeronet {command}: missing {', '.join(missing)}; it needs PyTorch and "
-              "matplotlib: pip install 'zeronet[report]'", file=sys.stderr)
+        print(f"zeronet {command}: missing {', '.join(missing)}; {why}: "
+              f"{install_hint('report')}", file=sys.stderr)
     return bool(missing)
 
 
@@ -46,12 +49,15 @@ class Report:
 
     help = "run the sine and MNIST experiments in zeronet and PyTorch; write a report"
     description = ("Run the seed's sine and MNIST experiments in zeronet and PyTorch and write "
-                   "report.md, results.json and figures into --out, replacing it atomically.")
+                   "report.md, results.json and figures into --out, replacing it atomically "
+                   "once everything has succeeded (by default reports/, the committed report: "
+                   "git checkout reports/ brings it back). The new report compares the numbers "
+                   "that depend on the machine with the report it replaces. Try --quick first.")
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
         add("--out", default="reports", metavar="DIR",
-            help="output directory (default: %(default)s)")
+            help="output directory, replaced by the run (default: %(default)s)")
         add("--quick", action="store_true",
             help="a few epochs per run: a smoke test, not a result")
         add("--threads", type=positive_int, default=1, metavar="N",
@@ -105,14 +111,17 @@ class Bench:
         add("--json", type=file_in_existing_dir, default=None, metavar="FILE",
             help="also write every measurement and the machine to FILE")
         add("--plot", type=file_in_existing_dir, default=None, metavar="FILE",
-            help="also draw the scaling study into FILE (PNG)")
+            help="also draw the scaling study into FILE (PNG; needs matplotlib)")
 
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
         threads.restart_if_needed(args.threads, argv, console=args.console)
-        if requirements_missing("bench"):
+        if args.plot is None:
+            needed, why = ("torch",), "it needs PyTorch"
+        else:
+            needed, why = REQUIREMENTS, "it needs PyTorch, and matplotlib for --plot"
+        if requirements_missing("bench", needed, why):
             return 2
         from zeronet_study.bench import engine, table  # torch: checked above
-        from zeronet_study.report import figures  # matplotlib: checked above
 
         results = engine.run(engine.QUICK if args.quick else engine.FULL, threads=args.threads,
                              progress=lambda step: print(f"zeronet bench: {step}",
@@ -122,6 +131,8 @@ class Bench:
             with atomic_file(args.json) as file:
                 file.write((json.dumps(to_json(results), indent=1) + "\n").encode())
         if args.plot is not None:
+            from zeronet_study.report import figures  # matplotlib: checked above, for --plot
+
             figures.scaling(results.scaling, f"{results.machine.cpu_model}, "
                             f"{args.threads} thread(s) per framework", args.plot)
         return 0
@@ -148,7 +159,7 @@ class Check:
 
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
         if importlib.util.find_spec("torch") is None:
-            print("zeronet check: missing torch; it needs PyTorch: pip install 'zeronet[torch]'",
+            print(f"zeronet check: missing torch; it needs PyTorch: {install_hint('torch')}",
                   file=sys.stderr)
             return 2
         from reference.command import check_file  # torch: checked above

@@ -10,6 +10,7 @@ Subcommands beyond ``train`` come from the entry-point group
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -18,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.mnist import mnist_dir
 
 import zeronet as zn
 from zeronet import cli
-
-MNIST_DIR = os.environ.get("ZERONET_DATA_DIR")
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -90,10 +90,9 @@ def test_ctrl_c_during_training_is_one_line_and_status_130(
     assert capsys.readouterr().err == "zeronet train: interrupted; nothing was saved\n"
 
 
-@pytest.mark.skipif(not MNIST_DIR, reason="ZERONET_DATA_DIR is unset: no MNIST files")
 def test_train_on_mnist(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["train", "--dataset", "mnist", "--epochs", "1", "--data-dir",
-                     str(MNIST_DIR)]) == 0
+                     str(mnist_dir())]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("epoch 1/1  step 60  train_loss ")
     assert float(line.split("test_accuracy ")[1].rstrip("%")) > 70
@@ -105,6 +104,46 @@ def test_help_works(command: str, capsys: pytest.CaptureFixture[str]) -> None:
         cli.main([command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: zeronet {command}" in capsys.readouterr().out
+
+
+def parsers() -> dict[str, cli.OneLineErrorParser]:
+    """``zeronet``'s parser and each installed subcommand's, by prog."""
+    main = cli.build_parser()
+    return {"zeronet": main, **{p.prog: p for p in main.subcommands.values()}}
+
+
+@pytest.mark.parametrize(("prog", "parser"), parsers().items())
+def test_every_help_text_is_whole_sentences(prog: str, parser: cli.OneLineErrorParser) -> None:
+    """A description is sentences ending in '.', with no reStructuredText quoting; every option
+    says what it is for, beyond its default."""
+    assert parser.description, prog
+    assert parser.description.rstrip().endswith("."), (prog, parser.description)
+    assert "``" not in parser.description, prog
+    actions = parser._actions  # argparse keeps them there; only read here
+    for action in [*actions, *(a for s in actions for a in getattr(s, "_choices_actions", []))]:
+        label = f"{prog} {'/'.join(action.option_strings) or action.dest}"
+        assert (action.help or "").strip(), label
+        assert re.sub(r"\(default:.*\)$", "", action.help).strip(), label
+        assert "``" not in action.help, label
+
+
+def test_version_is_the_installed_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"zeronet {zn.__version__} (zeronet-from-scratch; Python ")
+    assert importlib.metadata.version(cli.DISTRIBUTION) == zn.__version__
+    assert set(importlib.metadata.packages_distributions()["zeronet"]) == {cli.DISTRIBUTION}
+
+
+def test_python_m_zeronet_is_the_zeronet_command(tmp_path: Path) -> None:
+    """As installed (no PYTHONPATH), from a folder that is not the checkout."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-m", "zeronet", "--version"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout == cli.version() + "\n"
 
 
 # ------------------------------------------------------------------ bad arguments
@@ -153,7 +192,18 @@ BAD_ARGUMENTS = [
                                    "integer, got '0'"),
     (["report", "--jobs", "-2"], "zeronet report: error: --jobs: expected a positive integer, "
                                  "got '-2'"),
-    (["train", "--bogus"], "zeronet: error: unrecognized arguments: --bogus"),
+    (["train", "--bogus"], "zeronet train: error: unrecognized arguments: --bogus"),
+    (["train", "--epcohs", "3"], "zeronet train: error: unrecognized arguments: --epcohs 3 "
+                                 "(did you mean '--epochs'?)"),
+    (["train", "--epochs=2", "--dtpye=float32"], "zeronet train: error: unrecognized "
+                                                 "arguments: --dtpye=float32 (did you mean "
+                                                 "'--dtype'?)"),
+    (["report", "--quik"], "zeronet report: error: unrecognized arguments: --quik (did you "
+                           "mean '--quick'?)"),
+    (["--verison"], "zeronet: error: unrecognized arguments: --verison (did you mean "
+                    "'--version'?)"),
+    (["reprot", "--quick"], "zeronet: error: COMMAND: invalid choice: 'reprot' (choose from "
+                            "'train', 'bench', 'check', 'report') (did you mean 'report'?)"),
     (["frobnicate"], "zeronet: error: COMMAND: invalid choice: 'frobnicate' (choose from "
                      "'train', 'bench', 'check', 'report')"),
     ([], "zeronet: error: the following arguments are required: COMMAND"),
@@ -290,7 +340,7 @@ def test_a_plugin_that_cannot_be_loaded_is_a_one_line_error(
     assert err.count("\n") == 1
     assert err.startswith("zeronet broken: error: this command is not available: cannot load "
                           "fake.module:broken: ModuleNotFoundError: No module named 'gone'; ")
-    assert "pip install 'zeronet[report]'" in err
+    assert "pip install -e '.[report]' (from the root of your clone of zeronet-from-scratch)" in err
 
 
 def test_commands_are_train_then_the_plugins_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -346,7 +396,8 @@ def test_without_the_study_its_commands_say_so_in_one_line() -> None:
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("zeronet report: error: this command is not available: cannot "
                                   "load zeronet_study.commands:REPORT: ")
-    assert done.stderr.rstrip().endswith("pip install 'zeronet[report]')")
+    assert done.stderr.rstrip().endswith(
+        "pip install -e '.[report]' (from the root of your clone of zeronet-from-scratch))")
 
 
 def test_the_library_imports_nothing_above_it() -> None:

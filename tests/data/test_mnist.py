@@ -1,4 +1,4 @@
-"""Tests for the MNIST reader (zeronet.data.mnist) and the text progress bar.
+"""Tests for the MNIST reader (zeronet.data.mnist).
 
 Tests on the real data read the canonical files from $ZERONET_DATA_DIR (CI
 points it at the offline copy) and never write there. Download tests serve
@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
-import io
-import os
 import socket
 import struct
 from collections.abc import Iterator
@@ -22,14 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.localhttp import serving
+from helpers.mnist import mnist_dir
 
 import zeronet as zn
 from zeronet.data import mnist
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
-from zeronet.data.progress import ProgressBar
 
-_ENV_DIR = os.environ.get("ZERONET_DATA_DIR")
-REAL_DIR = Path(_ENV_DIR).resolve() if _ENV_DIR else None
 NAMES = list(mnist.MNIST_SHA256)
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -80,11 +76,7 @@ def cache_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def real_dir() -> Path:
-    if REAL_DIR is None:
-        pytest.skip(
-            "ZERONET_DATA_DIR is not set; it must name a folder with the four MNIST .gz files"
-        )
-    return REAL_DIR
+    return mnist_dir()
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +109,6 @@ def server(tmp_path: Path) -> Iterator[LocalServer]:
 
     with serving(Handler) as local.url:
         yield local
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 # --- read_idx -------------------------------------------------------------
@@ -327,9 +314,9 @@ def test_download_into_cache_tries_next_mirror(
     assert not any((cache_dir / name).is_symlink() for name in NAMES)
     assert f"/absent/{NAMES[0]}" in server.requested  # first mirror tried, then the next
     assert f"/mnist/{NAMES[0]}" in server.requested
-    progress = capsys.readouterr().err
-    assert "train-images-idx3-ubyte.gz 100% |" in progress
-    assert "9.9/9.9 MB" in progress
+    progress = capsys.readouterr().err  # tqdm's bar (tests/data/test_progress.py)
+    assert "train-images-idx3-ubyte.gz: 100%|" in progress
+    assert "9.91M/9.91M" in progress
 
 
 def test_download_discards_corrupt_file_and_tries_next_mirror(
@@ -372,53 +359,3 @@ def test_offline_gives_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     assert str(target) in message
     assert "ZERONET_DATA_DIR" in message
     assert list(target.iterdir()) == []
-
-
-# --- the progress bar ---------------------------------------------------------
-
-
-def test_progress_bar_redraws_scaled_bytes_on_a_terminal() -> None:
-    out = _Terminal()
-    with ProgressBar(9_912_422, "train-images", unit="B", unit_scale=True, file=out) as bar:
-        bar.update(4_200_000)
-        assert (
-            out.getvalue().split("\r")[-1] == "train-images  42% |########            | 4.2/9.9 MB"
-        )
-    assert out.getvalue().endswith("\n")
-
-
-def test_progress_bar_plain_counts_with_postfix() -> None:
-    bar = ProgressBar(50, "train", unit="epochs", file=io.StringIO())
-    bar.set_postfix("loss=0.5")
-    bar.update(12)
-    assert bar.render() == "train  24% |####                | 12/50 epochs  loss=0.5"
-
-
-def test_progress_bar_unknown_total_shows_count_only() -> None:
-    bar = ProgressBar(None, "download", unit="B", unit_scale=True, file=io.StringIO())
-    bar.update(2_500_000)
-    assert bar.render() == "download 2.5 MB"
-
-
-def test_progress_bar_is_quiet_in_logs() -> None:
-    out = io.StringIO()
-    bar = ProgressBar(1000, "x", file=out)
-    start = out.getvalue()
-    assert start == "x   0% |                    | 0/1000\n"
-    for _ in range(99):
-        bar.update(1)
-    assert out.getvalue() == start  # nothing until the next tenth
-    for _ in range(901):
-        bar.update(1)
-    bar.close()
-    lines = out.getvalue().splitlines()
-    assert "\r" not in out.getvalue()
-    assert len(lines) <= 11
-    assert lines[-1] == "x 100% |####################| 1000/1000"
-
-
-def test_progress_bar_disabled_writes_nothing() -> None:
-    out = _Terminal()
-    with ProgressBar(10, "x", file=out, disable=True) as bar:
-        bar.update(5)
-    assert out.getvalue() == ""

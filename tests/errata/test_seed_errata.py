@@ -10,13 +10,12 @@ order; the finite-difference tolerance is explained in test_gradcheck.py.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from helpers.gradcheck import gradcheck
+from helpers.mnist import mnist_dir
 
 import zeronet as zn
 from reference import mirror_optimizer
@@ -299,9 +298,8 @@ def test_train_loss_divided_by_10_is_mean_only_with_10_batches() -> None:
     assert seed_epoch_train_loss(mnist_losses) == pytest.approx(6 * np.mean(mnist_losses))
 
 
-@pytest.mark.skipif(not os.environ.get("ZERONET_DATA_DIR"), reason="ZERONET_DATA_DIR is unset")
 def test_mnist_train_set_has_60000_images_not_6000() -> None:
-    labels = zn.data.read_idx(Path(os.environ["ZERONET_DATA_DIR"]) / "train-labels-idx1-ubyte.gz")
+    labels = zn.data.read_idx(mnist_dir() / "train-labels-idx1-ubyte.gz")
     assert labels.shape == (60000,)
 
 

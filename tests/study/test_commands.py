@@ -6,6 +6,7 @@ and run through ``zeronet.cli.main`` like the library's own ``train``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -18,17 +19,18 @@ from zeronet import cli
 from zeronet_study import commands, threads
 from zeronet_study.bench import engine
 from zeronet_study.bench.records import BenchRecord, BenchRow, Plan, Target
-from zeronet_study.machine import Machine
+from zeronet_study.machine import Machine, describe
 
 
 def test_report_explains_missing_requirements(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     for name in threads.THREAD_ENV_VARS:
         monkeypatch.setenv(name, "1")
-    monkeypatch.setattr(commands, "missing_requirements", lambda: ["matplotlib"])
+    monkeypatch.setattr(commands, "missing_requirements", lambda needed: ["matplotlib"])
     assert cli.main(["report", "--quiet"]) == 2
     assert capsys.readouterr().err == ("zeronet report: missing matplotlib; it needs PyTorch and "
-                                       "matplotlib: pip install 'zeronet[report]'\n")
+                                       "matplotlib: pip install -e '.[report]' (from the root "
+                                       "of your clone of zeronet-from-scratch)\n")
 
 
 def test_report_rejects_a_bad_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,6 +114,35 @@ def test_bench_prints_the_table_and_writes_json_and_plot(
     assert written["machine"]["cpu_model"] == "Test CPU"
     assert (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "scaling.png"]
+
+
+def without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if matplotlib were not installed: not found, and importing it fails."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def test_bench_without_matplotlib_prints_the_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for name in threads.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setattr(engine, "run", fake_bench_results)
+    without_matplotlib(monkeypatch)
+    assert cli.main(["bench", "--quick", "--json", str(tmp_path / "bench.json")]) == 0
+    assert "MNIST epoch (60 batches of 1000, Adam)" in capsys.readouterr().out
+    assert cli.main(["bench", "--quick", "--plot", str(tmp_path / "scaling.png")]) == 2
+    assert capsys.readouterr().err == (
+        "zeronet bench: missing matplotlib; it needs PyTorch, and matplotlib for --plot: pip "
+        "install -e '.[report]' (from the root of your clone of zeronet-from-scratch)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]
+
+
+def test_the_machine_is_described_without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_matplotlib(monkeypatch)
+    assert describe(1).versions["matplotlib"] == "not installed"
 
 
 @pytest.mark.parametrize(("argv", "message"), [

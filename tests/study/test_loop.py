@@ -41,7 +41,7 @@ def test_loop_feeds_identical_batches_to_every_trainer() -> None:
     data = Dataset(x, x[:, :1].copy(), x[:3], x[:3, :1].copy())
     config = dataclasses.replace(RUN["sine-adam"], epochs=3, batch_size=10)
     a, b = RecordingTrainer("zeronet"), RecordingTrainer("pytorch")
-    train(config, [a, b], data, progress=False)
+    train(config, [a, b], data)
     assert len(a.batches) == len(b.batches) == 3 * 3  # ceil(25 / 10) batches per epoch
     for (xa, ya), (xb, yb) in zip(a.batches, b.batches, strict=True):
         np.testing.assert_array_equal(xa, xb)
@@ -56,7 +56,7 @@ def test_short_run_keeps_zeronet_and_pytorch_within_float64_rounding(tmp_path: P
     config = dataclasses.replace(RUN["sine-adam"], epochs=5)
     zn_trainer = build_trainer(config)
     result = train(config, [zn_trainer, TorchTrainer.mirror_of(zn_trainer)],
-                   sine_dataset(tmp_path), progress=False)
+                   sine_dataset(tmp_path))
     assert len(result.step_weight_diff) == 50
     # 50 Adam steps: the gap starts at the ulp level (OpenBLAS vs MKL products) and stays
     # far below 1e-10 this early; a real formula mismatch would show at ~1e-3.

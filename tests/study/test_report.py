@@ -9,6 +9,7 @@ code renders from the committed reports/results.json.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import weakref
 from pathlib import Path
 
 import pytest
+from helpers.mnist import configured_dir
 from helpers.sine_files import SINE_SHA256
 
 from zeronet import cli
@@ -32,18 +34,34 @@ from zeronet_study.report.atomic import atomic_directory
 from zeronet_study.report.results import Table
 from zeronet_study.report.tables import table_cells
 
-HAS_MNIST = bool(os.environ.get("ZERONET_DATA_DIR"))
+HAS_MNIST = configured_dir() is not None
 COMMITTED = Path(__file__).parents[2] / "reports"
 
 
 # ------------------------------------------------------------------ the report
 
+PROGRESS: dict[str, str] = {}  # what the quick report's progress printed
+
+
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("quick") / "reports"
+    log = io.StringIO()  # not a terminal: one line per part
     report_module.build_report(out, quick_mode=True, jobs=1, include_mnist=HAS_MNIST,
-                               progress=False)
+                               progress=True, progress_file=log)
+    PROGRESS["log"] = log.getvalue()
     return out
+
+
+def test_the_report_says_the_time_left_for_the_whole_run_as_each_part_ends(
+        quick_report: Path) -> None:
+    results = json.loads((quick_report / "results.json").read_text())
+    parts = [*results["runs"], "benchmarks", "ablation and sensitivity", "seed checks"]
+    lines = PROGRESS["log"].splitlines()
+    assert [line.split(" done (")[0] for line in lines] == [f"zeronet report: {p}" for p in parts]
+    for k, line in enumerate(lines, start=1):
+        assert re.search(rf" done \({k}/{len(parts)}\); \S+ elapsed, about \S+ left$", line), line
+    assert lines[-1].endswith("about 0s left")
 
 
 def test_quick_report_writes_every_file_and_no_temp_dir(quick_report: Path) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from zeronet._files import atomic_file
-from zeronet.data.progress import ProgressBar
+from zeronet.data.progress import download_bar
 
 DATA_DIR_ENV = "ZERONET_DATA_DIR"
 
@@ -372,7 +372,7 @@ def _fetch_verified(url: str, destination: Path, sha256: str, *, timeout: float)
         digest, received = hashlib.sha256(), 0
         with (
             atomic_file(destination) as out,
-            ProgressBar(expected_size, destination.name, unit="B", unit_scale=True) as bar,
+            download_bar(expected_size, destination.name) as bar,
         ):
             while chunk := response.read(_CHUNK_BYTES):
                 out.write(chunk)

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import sys
+import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from zeronet.data.sine import CSV_NAMES, SEED, generate_sine_csvs, sha256_of
 from zeronet_study.bench import engine as bench
 from zeronet_study.machine import describe
-from zeronet_study.report import figures, results, summaries, text
+from zeronet_study.progress import (
+    BENCH_SECONDS,
+    SEED_CHECK_SECONDS,
+    Part,
+    RunProgress,
+    training_seconds,
+)
+from zeronet_study.report import figures, machines, results, summaries, text
 from zeronet_study.report.atomic import atomic_directory
 from zeronet_study.report.results import FindingRecord, Results, SeedCheckRecord, SineDataRecord
 from zeronet_study.report.tables import build_tables
@@ -40,7 +47,7 @@ from zeronet_study.threads import limit as limit_threads
 FIGURES = "figures"
 
 
-def run_main(config: RunConfig, data: Dataset, *, progress: bool = True) -> RunResult:
+def run_main(config: RunConfig, data: Dataset, *, progress: Part | None = None) -> RunResult:
     """One main run: zeronet and its PyTorch mirror, same weights, same batches, float64."""
     zeronet_trainer = build_trainer(config)
     torch_trainer = TorchTrainer.mirror_of(zeronet_trainer)
@@ -49,19 +56,27 @@ def run_main(config: RunConfig, data: Dataset, *, progress: bool = True) -> RunR
 
 def build_report(out: str | Path = "reports", *, quick_mode: bool = False, threads: int = 1,
                  jobs: int | None = None, include_mnist: bool = True, progress: bool = True,
-                 command: str = "zeronet report") -> Path:
-    """Run the experiments and write the report into ``out`` (atomically); return ``out``."""
+                 progress_file: TextIO | None = None, command: str = "zeronet report") -> Path:
+    """Run the experiments and write the report into ``out`` (atomically); return ``out``.
+
+    ``progress``: show the whole run's progress and time left on ``progress_file``
+    (default stderr; see :mod:`zeronet_study.progress`).
+    """
     started = time.perf_counter()
     thread_info = limit_threads(threads)
     jobs = abl.default_jobs() if jobs is None else jobs
     runs = {c.name: (quick(c) if quick_mode else c) for c in RUNS
             if include_mnist or c.task != "mnist"}
     out = Path(out)
+    previous = machines.read_previous(out / "results.json")  # before it is replaced
     with atomic_directory(out) as tmp:
         found = collect(tmp, runs, quick_mode=quick_mode, threads=threads, jobs=jobs,
-                        progress=progress, thread_info=thread_info)
+                        progress=progress, progress_file=progress_file,
+                        thread_info=thread_info)
         found.generated.command = command
         found.generated.duration_s = time.perf_counter() - started
+        found.machine_comparison = machines.compare(previous, found)
+        found.tables = build_tables(found)
         results.write(found, tmp / "results.json")
         write_markdown(tmp)
     return out
@@ -72,8 +87,13 @@ def write_markdown(directory: Path) -> None:
     (directory / "report.md").write_text(text.render(results.read(directory / "results.json")))
 
 
+def _steps(config: RunConfig, data: Dataset) -> int:
+    return config.epochs * math.ceil(len(data.x_train) / config.batch_size)
+
+
 def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads: int,
-            jobs: int, progress: bool, thread_info: dict[str, Any]) -> Results:
+            jobs: int, progress: bool, thread_info: dict[str, Any],
+            progress_file: TextIO | None = None) -> Results:
     """Run everything into ``tmp``; return the results (figures are written as a side effect)."""
     (tmp / FIGURES).mkdir()
     sine_dir = tmp / "data"
@@ -91,6 +111,25 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
     def figure(name: str, draw: Any, *args: Any) -> None:
         figs[name] = (draw(*args, tmp / FIGURES / f"{name}.png")).relative_to(tmp).as_posix()
 
+    full = {c.name: c for c in RUNS}
+    case_runs = {k: runs.get(k, quick(full[k]) if quick_mode else full[k]) for k in GROUP_TABLES}
+    cases = abl.ablation_cases(case_runs) + abl.sensitivity_cases(case_runs, quick_mode)
+    cases = [c for c in cases if mnist is not None or c.config.task != "mnist"]
+    unique = abl.unique_cases(cases).values()
+    bench_plan = bench.QUICK if quick_mode else bench.FULL
+    bench_stages = 4 * len(bench_plan.dtypes) + 1  # the messages engine.run says
+    parts = {config.name: training_seconds(config.task,
+                                           _steps(config, mnist if config.task == "mnist"
+                                                  else sine), ("zeronet", "torch"))
+             for config in runs.values()}
+    parts["benchmarks"] = BENCH_SECONDS[quick_mode]
+    parts["ablation and sensitivity"] = sum(
+        training_seconds(c.config.task, _steps(c.config, mnist if c.config.task == "mnist"
+                                               else sine), ("zeronet",))
+        for c in unique) / max(1, min(jobs, len(unique)))
+    parts["seed checks"] = SEED_CHECK_SECONDS
+    shown = RunProgress(parts, enabled=progress, file=progress_file)
+
     figs: dict[str, str] = {}
     figure("sine_data", figures.sine_data, sine)
     main_results: list[RunResult] = []
@@ -98,7 +137,8 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
     for config in runs.values():
         data = mnist if config.task == "mnist" else sine
         assert data is not None
-        result = run_main(config, data, progress=progress)
+        with shown.part(config.name, config.epochs, "epochs") as bar:
+            result = run_main(config, data, progress=bar)
         main_results.append(result)
         records[config.name] = summaries.run_record(result, data)
         figure(f"loss_{config.name}", figures.loss_curves, result)
@@ -114,17 +154,21 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
                    f"{config.title}: misclassified test digits (index: true→predicted, zeronet)")
     figure("weight_difference", figures.weight_difference, main_results)
 
-    timed = bench.run(bench.QUICK if quick_mode else bench.FULL, threads=threads,
-                      progress=(lambda s: print(f"bench: {s}", file=sys.stderr)) if progress
-                      else None)
+    with shown.part("benchmarks", bench_stages, "stages") as bar:
+        started: list[str] = []
+
+        def stage(name: str) -> None:  # said as each stage starts: the previous one is done
+            if started:
+                bar.update(1)
+            started.append(name)
+            bar.set_postfix_str(name)
+
+        timed = bench.run(bench_plan, threads=threads, progress=stage)
     figure("scaling", figures.scaling, timed.scaling,
            f"{timed.machine.cpu_model}, {threads} thread(s) per framework, {timed.timer}")
 
-    full = {c.name: c for c in RUNS}
-    case_runs = {k: runs.get(k, quick(full[k]) if quick_mode else full[k]) for k in GROUP_TABLES}
-    cases = abl.ablation_cases(case_runs) + abl.sensitivity_cases(case_runs, quick_mode)
-    cases = [c for c in cases if mnist is not None or c.config.task != "mnist"]
-    entries = abl.run_cases(cases, sine_dir, jobs=jobs, progress=progress)
+    with shown.part("ablation and sensitivity", len(unique), "runs") as bar:
+        entries = abl.run_cases(cases, sine_dir, jobs=jobs, progress=bar)
     ablation = [e for e in entries if e.study == "ablation"]
     sensitivity = [e for e in entries if e.study != "ablation"]
 
@@ -134,17 +178,19 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
     figure("ablation", figures.ablation, ablation, seed_test, titles)
     figure("sensitivity", figures.sensitivity,
            figures.sensitivity_groups(sensitivity, seed_test))
+    with shown.part("seed checks", 1, "checks"):
+        checked = run_seed_checks()
+    shown.close()
     seed_checks = [SeedCheckRecord(erratum=c.erratum, formula=c.formula, check=c.check,
                                    expected=list(c.expected), seconds=c.seconds,
                                    findings=[FindingRecord(kind=f.kind, tensor=f.tensor,
                                                            message=f.message)
                                              for f in c.findings])
-                   for c in run_seed_checks()]
+                   for c in checked]
     found = Results(generated=generated, machine=machine, sine_data=sine_data, runs=records,
                     figures=figs, bench=dataclasses.replace(timed, machine=None),  # once, above
                     ablation=ablation, sensitivity=sensitivity,
                     sensitivity_summary=summaries.sensitivity_summary(sensitivity),
                     determinism=summaries.determinism_check(records, ablation),
-                    seed_checks=seed_checks, tables={})
-    found.tables = build_tables(found)
+                    seed_checks=seed_checks, tables={})  # build_report adds them
     return found

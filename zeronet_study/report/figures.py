@@ -19,10 +19,12 @@ matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from zeronet.data.sine import HIGH, LOW, target
 from zeronet_study.bench.records import WIDTH_SERIES_BATCH, BenchRow
+from zeronet_study.report.summaries import PARITY_TARGET
 from zeronet_study.runs.ablation import CaseResult
 from zeronet_study.runs.datasets import Dataset
 from zeronet_study.runs.loop import RunResult
@@ -51,21 +53,38 @@ def _mantissa(value: float) -> int:
     return round(value / 10 ** math.floor(math.log10(value)))
 
 
+#: A log axis shows at least this many labelled ticks, so that a reader can tell its scale.
+MIN_LABELS = 3
+
+
+def _in_view(low: float, high: float, mantissas: Sequence[int]) -> int:
+    """How many values m * 10^k (m in ``mantissas``) lie in [low, high]."""
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    return sum(low <= m * 10.0**k <= high for k in decades for m in mantissas)
+
+
 def _plain_log_labels(ax: Any, axis: str = "y") -> None:
-    """Label a log axis with plain numbers. When it spans < 1.5 decades, label minor ticks
-    too: only those at 2, 3 and 5 times a power of ten (all of them would collide), unless
-    that leaves fewer than two labels in view."""
+    """Label a log axis with plain numbers, at least :data:`MIN_LABELS` of them in view.
+
+    The powers of ten when there are enough; else also 3 times them (an axis of 1.5 decades
+    or more); else 2, 3 and 5 times them; else, on an axis narrower than that, evenly spaced
+    round numbers (900, 1000, 1100 ...), which on so short a log axis stay apart.
+    """
     plain = FuncFormatter(lambda v, _: f"{v:g}")
-    sparse = FuncFormatter(lambda v, _: f"{v:g}" if _mantissa(v) in (2, 3, 5) else "")
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(plain)
-    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
-    if low > 0 and high / low < 10**1.5:
-        decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-        in_view = sum(low <= m * 10.0**k <= high for k in decades for m in (1, 2, 3, 5))
-        target.set_minor_formatter(sparse if in_view >= 2 else plain)
-    else:
+    low, high = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+    if low <= 0 or _in_view(low, high, (1,)) >= MIN_LABELS:
         target.set_minor_formatter(NullFormatter())
+        return
+    for mantissas in ((1, 3), (1, 2, 3, 5)):
+        if (mantissas == (1, 3)) == (high / low >= 10**1.5) and \
+                _in_view(low, high, mantissas) >= MIN_LABELS:
+            target.set_minor_formatter(FuncFormatter(
+                lambda v, _, keep=mantissas: f"{v:g}" if _mantissa(v) in keep[1:] else ""))
+            return
+    target.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    target.set_minor_locator(NullLocator())  # log-spaced minor ticks among them would mislead
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -194,31 +213,59 @@ def misclassified(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
 
 
 def weight_difference(results: Sequence[RunResult], path: Path) -> Path:
-    """max |w_zeronet - w_pytorch| after every optimizer step, one panel per run, log y."""
+    """max |w_zeronet - w_pytorch| after every optimizer step, one panel per run, log y.
+
+    A log axis has no 0: steps where the weights are identical (Δw = 0 exactly) are marked
+    by ticks along the bottom of the panel instead, below the lowest value drawn. The
+    legend sits below the panels, where it covers no curve.
+    """
     n = len(results)
     cols = 2 if n > 1 else 1
     rows = math.ceil(n / cols)
     with plt.rc_context(STYLE):
-        fig, axes = _figure(rows, cols, figsize=(11, 3.6 * rows), squeeze=False)
+        fig, axes = _figure(rows, cols, figsize=(11, 3.4 * rows + 0.7), squeeze=False)
         for ax in axes.ravel()[n:]:
             ax.axis("off")
         for ax, result in zip(axes.ravel(), results, strict=False):
             steps = np.arange(1, len(result.step_weight_diff) + 1)
-            floor = 1e-18  # exact zeros (identical weights) are drawn on this line
-            diff = np.maximum(np.asarray(result.step_weight_diff), floor)
+            diff = np.asarray(result.step_weight_diff, dtype=float)
             ulp = np.finfo(np.float64).eps * np.asarray(result.step_weight_max)
-            ax.plot(steps, diff, color="tab:red", lw=1, label="max |Δw|, zeronet vs PyTorch")
-            ax.plot(steps, ulp, color="0.5", lw=1, ls=":", label="2⁻⁵² · max |w| (one ulp)")
-            ax.axhline(1e-9, color="black", lw=0.8, ls="--", label="1e-9 target")
+            zero = diff == 0
+            shown = np.where(zero, np.nan, diff)  # a gap in the line where Δw = 0
+            # a value between two zeros has no line to it: a dot
+            alone = ~zero & (np.convolve(~zero, [1, 1, 1], mode="same") == 1)
+            ax.plot(steps, shown, color="tab:red", lw=1)
+            if alone.any():
+                ax.plot(steps[alone], diff[alone], ".", color="tab:red", ms=2.5)
+            ax.plot(steps, ulp, color="0.5", lw=1, ls=":")
+            ax.axhline(PARITY_TARGET, color="black", lw=0.8, ls="--")
+            if zero.any():  # ticks along the bottom, in axes coordinates
+                ax.plot(steps[zero], np.full(int(zero.sum()), 0.025), "|", color="tab:red",
+                        ms=5, mew=0.6, transform=ax.get_xaxis_transform())
             ax.set_yscale("log")
-            ax.set_ylim(floor / 3, max(1e-8, float(diff.max()) * 30))
+            lowest = min(float(diff[~zero].min()) if (~zero).any() else PARITY_TARGET,
+                         float(ulp.min()))
+            ax.set_ylim(lowest / 30, max(PARITY_TARGET * 10, float(diff.max()) * 30))
+            _plain_log_labels(ax)
+            plain = ax.yaxis.get_major_formatter()  # no number beside the ticks of Δw = 0
+            ax.yaxis.set_major_formatter(FuncFormatter(
+                lambda v, pos, low=lowest, fmt=plain: fmt(v, pos) if v >= low / 1.01 else ""))
             batches = math.ceil(len(steps) / max(1, result.config.epochs))
             ax.set(xlabel=f"optimizer step ({batches} per epoch)", ylabel="max |Δw| (log scale)",
                    title=result.config.title)
-            ax.legend(loc="upper left", fontsize=7.5)
-        fig.suptitle("Final-weight parity, float64: growth of the zeronet–PyTorch difference "
-                     "(identical weights, Δw = 0, drawn at 1e-18)", fontsize=12)
-        return _save(fig, path)
+        handles = [Line2D([], [], color="tab:red", lw=1, label="max |Δw|, zeronet vs PyTorch"),
+                   Line2D([], [], color="tab:red", ls="", marker="|", ms=7,
+                          label="a step with Δw = 0 exactly (identical weights)"),
+                   Line2D([], [], color="0.5", lw=1, ls=":",
+                          label="2⁻⁵² · max |w| (one ulp of the largest weight)"),
+                   Line2D([], [], color="black", lw=0.8, ls="--", label="1e-9 target")]
+        fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8.5, frameon=False)
+        fig.suptitle("Final-weight parity, float64: growth of the zeronet–PyTorch difference",
+                     fontsize=12)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.savefig(path)
+        plt.close(fig)
+        return path
 
 
 def ablation(entries: Sequence[CaseResult], seed_values: dict[str, float],
@@ -258,7 +305,16 @@ def ablation(entries: Sequence[CaseResult], seed_values: dict[str, float],
                    title=f"{titles[group]}; orange: seed's published {seed_values[group]:.4g}")
         fig.suptitle("Errata ablation: seed formulas switched back on (zeronet only)",
                      fontsize=12)
-        return _save(fig, path)
+        fig.legend(handles=[
+            Line2D([], [], color="tab:blue", ls="", marker="o", label="correct formulas"),
+            Line2D([], [], color="tab:gray", ls="", marker="o",
+                   label="with the seed's formula(s) named on the left"),
+            Line2D([], [], color="tab:orange", lw=1.8, label="the seed's published value")],
+            loc="lower center", ncol=3, fontsize=8.5, frameon=False)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        fig.savefig(path)
+        plt.close(fig)
+        return path
 
 
 def sensitivity_groups(entries: Sequence[CaseResult],

@@ -224,6 +224,28 @@ class Table:
 
 
 @dataclass(kw_only=True)
+class ComparedValue:
+    """One number in the previous report and in this run (None: not measured there)."""
+
+    label: str
+    kind: str  # how table cells format it: "sci", "loss", "ratio", "time", "bool"
+    previous: float | bool | None
+    now: float | bool | None
+
+
+@dataclass(kw_only=True)
+class Comparison:
+    """This run beside the previous report: both machines, and the numbers that can move."""
+
+    previous_utc: str
+    previous_machine: str  # describe_machine() of each
+    machine: str
+    #: Why the numbers are not compared ("" when they are): quick against full runs, say.
+    not_comparable: str
+    values: list[ComparedValue]
+
+
+@dataclass(kw_only=True)
 class Results:
     """The whole report's numbers."""
 
@@ -240,6 +262,8 @@ class Results:
     sensitivity_summary: dict[str, SensitivitySummary]
     determinism: dict[str, bool]  # group -> do the ablation's runs reproduce the main run
     seed_checks: list[SeedCheckRecord] | None = field(default=None, metadata=OPTIONAL)
+    #: This run beside the report it replaced (zeronet_study.report.machines), if there was one.
+    machine_comparison: Comparison | None = field(default=None, metadata=OPTIONAL)
     tables: dict[str, Table]
 
     def summary(self, study: str, group: str, formulas: str) -> SensitivitySummary | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from zeronet_study.report.results import Cell, Results, RunRecord, Table, TableRow
+from zeronet_study.report.results import Cell, ComparedValue, Results, RunRecord, Table, TableRow
 from zeronet_study.runs.ablation import FORMULA_LABELS
 from zeronet_study.runs.configs import GROUP_TABLES, SEED_RESULTS
 
@@ -157,6 +157,35 @@ def seed_checks_table(results: Results) -> Table | None:
                    "seconds"], ["text", "text", "text", "text", "text", "bool", "time"], rows)
 
 
+def change(value: ComparedValue) -> str:
+    """How far a compared number moved: a factor, a relative or plain difference, a flip."""
+    before, now = value.previous, value.now
+    if before is None or now is None:
+        return "—"
+    if before == now:
+        return "same"
+    if value.kind == "bool":
+        return "**flipped**"
+    if value.kind in ("sci", "time"):
+        return f"×{now / before:.3g}" if before else "—"
+    if value.kind == "loss":
+        return f"{(now - before) / abs(before):+.1e} relative" if before else "—"
+    return f"{now - before:+.2f}"
+
+
+def machine_table(results: Results) -> Table | None:
+    """The numbers that depend on the machine: the previous report's, this run's, the change."""
+    comparison = results.machine_comparison
+    if comparison is None or not comparison.values:
+        return None
+    rows: list[tuple[str, list[Cell]]] = [(v.label, [v.previous, v.now, change(v)])
+                                          for v in comparison.values]
+    return _table("The previous report beside this run: the numbers that depend on the machine",
+                  ["number", "previous report", "this run", "change"],
+                  ["text", "row", "row", "text"], rows,
+                  row_kinds=[v.kind for v in comparison.values])
+
+
 def build_tables(results: Results) -> dict[str, Table]:
     """Every table of report.md, by id (the ``<!-- table:ID -->`` marker)."""
     tables = {f"results-{name}": results_table(run) for name, run in results.runs.items()}
@@ -169,6 +198,8 @@ def build_tables(results: Results) -> dict[str, Table]:
         tables["sensitivity"] = table
     if (table := seed_checks_table(results)) is not None:
         tables["seed-checks"] = table
+    if (table := machine_table(results)) is not None:
+        tables["machine-comparison"] = table
     return tables
 
 

@@ -17,6 +17,7 @@ import jinja2
 
 from zeronet_study.bench.records import WIDTH_SERIES_BATCH
 from zeronet_study.bench.table import TARGETS, format_seconds, markdown, speedup
+from zeronet_study.report import machines
 from zeronet_study.report.results import Results, RunRecord, Spread
 from zeronet_study.report.summaries import PARITY_TARGET
 from zeronet_study.report.tables import render_table
@@ -109,6 +110,10 @@ class Facts:
             f"({p.get('prefix')}, {p.get('num_threads')} threads"
             + (f", kernel {p['architecture']}" if p.get("architecture") else "") + ")"
             for p in pools)
+
+    def machine_kernels(self) -> str:
+        """The CPU, its vector instructions and both BLAS libraries' kernels (section 3.2)."""
+        return machines.kernels(self.results.machine)
 
     def environment(self) -> str:
         env = self.results.machine.env

@@ -17,18 +17,17 @@ import dataclasses
 import itertools
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
-from zeronet.data.progress import ProgressBar
 from zeronet.data.sine import SEED as SINE_SEED
+from zeronet_study.progress import Part
 from zeronet_study.records import OPTIONAL
 from zeronet_study.runs import seed_formulas as sf
 from zeronet_study.runs.configs import RunConfig
@@ -182,7 +181,7 @@ def run_case(case: Case, sine_dir: str) -> CaseResult:
     """Train one case (zeronet only) and summarise it: final, best and late-average values."""
     data = _dataset(case, sine_dir)
     trainer = build_trainer(case.config, FORMULAS[case.formulas])
-    history = train(case.config, [trainer], data, progress=False).histories[0]
+    history = train(case.config, [trainer], data).histories[0]
     batches_per_epoch = math.ceil(len(data.x_train) / case.config.batch_size)
     last = max(1, min(100, case.config.epochs // 20))
     finite_test = [v for v in history.test_loss if math.isfinite(v)]
@@ -211,33 +210,39 @@ def _cost(case: Case) -> float:
     return case.config.epochs * samples * sum(a * b for a, b in itertools.pairwise(dims))
 
 
-def run_cases(cases: Sequence[Case], sine_dir: str | Path, *, jobs: int = 1,
-              progress: bool = True, progress_file: TextIO | None = None,
-              runner: Callable[[Case, str], CaseResult] = run_case) -> list[CaseResult]:
-    """Run every distinct case once (``jobs`` processes); results in the order of ``cases``."""
+def unique_cases(cases: Sequence[Case]) -> dict[tuple[Any, ...], Case]:
+    """The distinct cases by key, longest first (better packing into the worker processes)."""
     unique: dict[tuple[Any, ...], Case] = {}
-    for case in sorted(cases, key=_cost, reverse=True):  # longest first: better packing
+    for case in sorted(cases, key=_cost, reverse=True):
         unique.setdefault(case.key, case)
+    return unique
+
+
+def run_cases(cases: Sequence[Case], sine_dir: str | Path, *, jobs: int = 1,
+              progress: Part | None = None,
+              runner: Callable[[Case, str], CaseResult] = run_case) -> list[CaseResult]:
+    """Run every distinct case once (``jobs`` processes); results in the order of ``cases``.
+
+    ``progress``: the bar of this study within ``zeronet report`` (one unit per distinct case).
+    """
+    unique = unique_cases(cases)
     done: dict[tuple[Any, ...], CaseResult] = {}
-    bar = ProgressBar(len(unique), "ablation", unit="runs",
-                      file=progress_file if progress_file is not None else sys.stderr,
-                      disable=not progress)
-    with bar:
-        if jobs <= 1:
-            for key, case in unique.items():
-                done[key] = runner(case, str(sine_dir))
-                bar.update(1)
-        else:
-            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                       initializer=limit_worker)
-            try:
-                futures = {pool.submit(runner, case, str(sine_dir)): key
-                           for key, case in unique.items()}
-                for future in as_completed(futures):
-                    done[futures[future]] = future.result()
-                    bar.update(1)
-            finally:  # on an error, drop the queued runs instead of finishing them
-                pool.shutdown(wait=True, cancel_futures=True)
+    advance = progress.update if progress is not None else (lambda n=1: None)
+    if jobs <= 1:
+        for key, case in unique.items():
+            done[key] = runner(case, str(sine_dir))
+            advance(1)
+    else:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                   initializer=limit_worker)
+        try:
+            futures = {pool.submit(runner, case, str(sine_dir)): key
+                       for key, case in unique.items()}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                advance(1)
+        finally:  # on an error, drop the queued runs instead of finishing them
+            pool.shutdown(wait=True, cancel_futures=True)
     return [dataclasses.replace(done[case.key], study=case.study, group=case.group,
                                 label=case.label) for case in cases]
 

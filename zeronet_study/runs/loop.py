@@ -11,16 +11,14 @@ the timed region.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
 
 import numpy as np
 
 import zeronet as zn
-from zeronet.data.progress import ProgressBar
+from zeronet_study.progress import Part
 from zeronet_study.runs.configs import RunConfig
 from zeronet_study.runs.datasets import Dataset
 from zeronet_study.runs.trainers import Trainer
@@ -71,8 +69,11 @@ def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def train(config: RunConfig, trainers: Sequence[Trainer], data: Dataset, *,
-          progress: bool = True, progress_file: TextIO | None = None) -> RunResult:
-    """Train every trainer on the same batches for ``config.epochs`` epochs."""
+          progress: Part | None = None) -> RunResult:
+    """Train every trainer on the same batches for ``config.epochs`` epochs.
+
+    ``progress``: the bar of this run within ``zeronet report`` (one unit per epoch).
+    """
     loader = zn.data.DataLoader(data.x_train, data.y_train, config.batch_size, shuffle=True,
                                 seed=config.loader_seed)
     histories = [History(t.name) for t in trainers]
@@ -82,40 +83,37 @@ def train(config: RunConfig, trainers: Sequence[Trainer], data: Dataset, *,
     step_max: list[float] = []
     initial_state = trainers[0].state_dict()
     step = 0
-    bar = ProgressBar(config.epochs, config.name, unit="epochs",
-                      file=progress_file if progress_file is not None else sys.stderr,
-                      disable=not progress)
-    with bar:
-        for _ in range(config.epochs):
-            loss_sums = [0.0] * len(trainers)
-            times = [0.0] * len(trainers)
-            n_batches = 0
-            for xb, yb in loader:
-                order = range(len(trainers)) if step % 2 == 0 else range(len(trainers) - 1, -1, -1)
-                for i in order:
-                    if not alive[i]:
-                        continue
-                    start = time.perf_counter()
-                    loss = trainers[i].train_step(xb, yb)
-                    times[i] += time.perf_counter() - start
-                    loss_sums[i] += loss
-                    if not math.isfinite(loss) or loss > EXPLODED:
-                        alive[i] = False
-                        histories[i].diverged_at_step = step + 1
-                        histories[i].diverged_loss = loss
-                step += 1
-                n_batches += 1
-                if track_parity and all(alive):
-                    a, b = trainers[0].state_dict(), trainers[1].state_dict()
-                    step_diff.append(max_abs_diff(a, b))
-                    step_max.append(max_abs(a))
-            for i, trainer in enumerate(trainers):
-                _record_epoch(histories[i], trainer, data, alive[i], loss_sums[i] / n_batches,
-                              times[i])
-            bar.set_postfix(_postfix(histories, data.classification))
-            bar.update(1)
-            if not any(alive):
-                break
+    for _ in range(config.epochs):
+        loss_sums = [0.0] * len(trainers)
+        times = [0.0] * len(trainers)
+        n_batches = 0
+        for xb, yb in loader:
+            order = range(len(trainers)) if step % 2 == 0 else range(len(trainers) - 1, -1, -1)
+            for i in order:
+                if not alive[i]:
+                    continue
+                start = time.perf_counter()
+                loss = trainers[i].train_step(xb, yb)
+                times[i] += time.perf_counter() - start
+                loss_sums[i] += loss
+                if not math.isfinite(loss) or loss > EXPLODED:
+                    alive[i] = False
+                    histories[i].diverged_at_step = step + 1
+                    histories[i].diverged_loss = loss
+            step += 1
+            n_batches += 1
+            if track_parity and all(alive):
+                a, b = trainers[0].state_dict(), trainers[1].state_dict()
+                step_diff.append(max_abs_diff(a, b))
+                step_max.append(max_abs(a))
+        for i, trainer in enumerate(trainers):
+            _record_epoch(histories[i], trainer, data, alive[i], loss_sums[i] / n_batches,
+                          times[i])
+        if progress is not None:
+            progress.set_postfix_str(_postfix(histories, data.classification))
+            progress.update(1)
+        if not any(alive):
+            break
     test_outputs = [t.evaluate(data.x_test, data.y_test)[1] for t in trainers]
     return RunResult(config, histories, step_diff, step_max, initial_state,
                      [t.state_dict() for t in trainers], test_outputs)
