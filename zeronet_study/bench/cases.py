@@ -50,7 +50,7 @@ class Twin:
     group: str  # "op", "step", "epoch", "run", "scaling"
     dtype: str
     zeronet: Callable[[], object]
-    torch: Callable[[], object]
+    torch: Callable[[], object] | None  # None: a row of zeronet against zeronet
     check: Callable[[], None] = lambda: None
     floors: dict[str, Callable[[], object]] = field(default_factory=dict)
     #: What the row records about the twin: fields of ``records.BenchRow`` (data, epochs,
@@ -59,7 +59,8 @@ class Twin:
     checked: bool = False
 
     def roles(self) -> dict[str, Callable[[], object]]:
-        return {"zeronet": self.zeronet, "torch": self.torch, **self.floors}
+        torch_role = {} if self.torch is None else {"torch": self.torch}
+        return {"zeronet": self.zeronet, **torch_role, **self.floors}
 
     def verify(self) -> None:
         """Run ``check`` once, before any timing (timing steps the two sides unequally)."""
@@ -209,10 +210,19 @@ class Net:
     t_opt: torch.optim.Optimizer
 
     def zeronet_step(self, xb: np.ndarray, yb: np.ndarray) -> None:
+        """The tuned loop: every option that saves time spelled out (no dL/dx of the data)."""
         self.opt.zero_grad()
         self.loss_fn(self.model(xb), yb)
         self.model.backward(self.loss_fn.backward(), input_grad=False)
         self.opt.step()
+
+    def natural_step(self, xb: np.ndarray, yb: np.ndarray) -> None:
+        """The loop as the seed and a torch user write it, with every default."""
+        opt, loss_fn, model = self.opt, self.loss_fn, self.model
+        opt.zero_grad()
+        loss_fn(model(xb), yb)
+        model.backward(loss_fn.backward())
+        opt.step()
 
     def torch_step(self, xb: np.ndarray, yb: np.ndarray) -> None:
         self.t_opt.zero_grad()
@@ -320,17 +330,17 @@ def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
         for xb, yb in loader:
             acts = [xb]
             for i, ((w, _), (b, _)) in enumerate(layers):
-                h = acts[-1] @ w.T
+                h = np.dot(acts[-1], w.T)
                 h += b
                 acts.append(np.maximum(h, 0) if i < 4 else h)
             g = acts[-1] - yb
             g *= 2.0 / g.size
             for i in range(4, -1, -1):
                 (w, dw), (_, db) = layers[i]
-                np.matmul(g.T, acts[i], out=dw)
-                np.matmul(ones, g, out=db)
+                np.dot(g.T, acts[i], out=dw)
+                np.dot(ones, g, out=db)
                 if i:
-                    g = g @ w
+                    g = np.dot(g, w)
                     g *= acts[i] > 0
             step[0] += 1
             np.add(m, (1 - beta1) * (grad - m), out=m)
@@ -405,11 +415,11 @@ def mnist_floor(x: np.ndarray, net: Net, *, every_product: bool) -> Callable[[],
         for xb, _ in loader:
             inputs = [xb, *acts]
             for a, w, out in zip(inputs, weights, outs, strict=True):
-                np.matmul(a, w.T, out=out)
+                np.dot(a, w.T, out=out)
             for g, a, dw in zip(grads, inputs, weight_grads, strict=True):
-                np.matmul(g.T, a, out=dw)
+                np.dot(g.T, a, out=dw)
             for g, w, dx in zip(grads[1:], weights[1:], input_grads, strict=True):
-                np.matmul(g, w, out=dx)
+                np.dot(g, w, out=dx)
     return epoch
 
 
@@ -421,6 +431,35 @@ def mnist_epoch_twin(dtype: str) -> Twin:
               "floor (784-wide products)": mnist_floor(x, net, every_product=False)}
     return epoch_twin("MNIST epoch (60 batches of 1000, Adam)", dtype, net, x, y, MNIST_BATCH,
                       floors, {"data": source})
+
+
+def natural_loop_twin(dtype: str) -> Twin:
+    """The MNIST epoch as a user writes its loop (every default) against the tuned loop.
+
+    Two nets from the same seed, each with its own loader seeded alike: the
+    check runs one epoch of each and requires the same weights, bit for bit.
+    """
+    x, y, source = mnist_data(dtype)
+    natural, tuned = (build_net(MNIST_SIZES, dtype, "adam", 1e-3) for _ in range(2))
+    natural_loader, tuned_loader = epoch_loaders(x, y, MNIST_BATCH), epoch_loaders(x, y,
+                                                                                 MNIST_BATCH)
+
+    def natural_epoch() -> None:
+        for xb, yb in natural_loader:
+            natural.natural_step(xb, yb)
+
+    def tuned_epoch() -> None:
+        for xb, yb in tuned_loader:
+            tuned.zeronet_step(xb, yb)
+
+    def check() -> None:
+        natural_epoch()
+        tuned_epoch()
+        for (name, p), q in zip(natural.model.named_parameters(), tuned.model.parameters(),
+                                strict=True):
+            np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    return Twin("MNIST epoch, natural loop (60 batches of 1000, Adam)", "epoch", dtype,
+                natural_epoch, None, check, {"tuned loop": tuned_epoch}, {"data": source})
 
 
 def sine_run_twin(dtype: str, epochs: int) -> Twin:
