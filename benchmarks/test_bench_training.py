@@ -53,6 +53,13 @@ def test_mnist_epoch(bench, dtype: str, role: str) -> None:
     bench(twin(cases.mnist_epoch_twin, dtype), role)
 
 
+@pytest.mark.parametrize("role", ["zeronet", "tuned loop"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mnist_natural_loop(bench, dtype: str, role: str) -> None:
+    """The loop as a user writes it (every default) against the tuned loop."""
+    bench(twin(cases.natural_loop_twin, dtype), role)
+
+
 def whole_run(dtype: str) -> Twin:
     """The full sine run as a twin whose every role runs all its epochs in one call."""
     run = twin(cases.sine_run_twin, dtype, PLAN.sine_epochs)
