@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from zeronet.data.sine import CSV_NAMES, SEED, generate_sine_csvs, sha256_of
 from zeronet_study.bench import engine as bench
+from zeronet_study.bench.records import BenchRecord
 from zeronet_study.machine import describe
 from zeronet_study.report import figures, results, summaries, text
 from zeronet_study.report.atomic import atomic_directory
@@ -72,27 +74,10 @@ def write_markdown(directory: Path) -> None:
     (directory / "report.md").write_text(text.render(results.read(directory / "results.json")))
 
 
-def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads: int,
-            jobs: int, progress: bool, thread_info: dict[str, Any]) -> Results:
-    """Run everything into ``tmp``; return the results (figures are written as a side effect)."""
-    (tmp / FIGURES).mkdir()
-    sine_dir = tmp / "data"
-    csv_paths = generate_sine_csvs(sine_dir)
-    sine = sine_dataset(sine_dir)
-    mnist = mnist_dataset() if any(c.task == "mnist" for c in runs.values()) else None
-    generated = results.Generated(
-        utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), quick=quick_mode,
-        threads=threads, jobs=jobs, threads_in_effect=thread_info)
-    machine = describe(threads)
-    sine_data = SineDataRecord(seed=SEED, files={n: f"data/{n}" for n in CSV_NAMES},
-                               sha256=sha256_of(csv_paths), n_train=len(sine.x_train),
-                               n_test=len(sine.x_test))
-
-    def figure(name: str, draw: Any, *args: Any) -> None:
-        figs[name] = (draw(*args, tmp / FIGURES / f"{name}.png")).relative_to(tmp).as_posix()
-
-    figs: dict[str, str] = {}
-    figure("sine_data", figures.sine_data, sine)
+def timed_work(runs: dict[str, RunConfig], sine: Dataset, mnist: Dataset | None,
+               figure: Callable[..., None], *, quick_mode: bool, threads: int,
+               progress: bool) -> tuple[dict[str, Any], BenchRecord]:
+    """The main runs (both frameworks, timed) and the benchmarks, with their figures."""
     main_results: list[RunResult] = []
     records = {}
     for config in runs.values():
@@ -119,12 +104,39 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
                       else None)
     figure("scaling", figures.scaling, timed.scaling,
            f"{timed.machine.cpu_model}, {threads} thread(s) per framework, {timed.timer}")
+    return records, timed
 
+
+def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads: int,
+            jobs: int, progress: bool, thread_info: dict[str, Any]) -> Results:
+    """Run everything into ``tmp``; return the results (figures are written as a side effect)."""
+    (tmp / FIGURES).mkdir()
+    sine_dir = tmp / "data"
+    csv_paths = generate_sine_csvs(sine_dir)
+    sine = sine_dataset(sine_dir)
+    mnist = mnist_dataset() if any(c.task == "mnist" for c in runs.values()) else None
+    generated = results.Generated(
+        utc=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), quick=quick_mode,
+        threads=threads, jobs=jobs, threads_in_effect=thread_info)
+    machine = describe(threads)
+    sine_data = SineDataRecord(seed=SEED, files={n: f"data/{n}" for n in CSV_NAMES},
+                               sha256=sha256_of(csv_paths), n_train=len(sine.x_train),
+                               n_test=len(sine.x_test))
+
+    def figure(name: str, draw: Any, *args: Any) -> None:
+        figs[name] = (draw(*args, tmp / FIGURES / f"{name}.png")).relative_to(tmp).as_posix()
+
+    figs: dict[str, str] = {}
+    figure("sine_data", figures.sine_data, sine)
     full = {c.name: c for c in RUNS}
     case_runs = {k: runs.get(k, quick(full[k]) if quick_mode else full[k]) for k in GROUP_TABLES}
     cases = abl.ablation_cases(case_runs) + abl.sensitivity_cases(case_runs, quick_mode)
     cases = [c for c in cases if mnist is not None or c.config.task != "mnist"]
-    entries = abl.run_cases(cases, sine_dir, jobs=jobs, progress=progress)
+    # The ablation is not timed: its cases start now on the cores the timing leaves free.
+    with abl.Background(cases, sine_dir, jobs=jobs) as background:
+        records, timed = timed_work(runs, sine, mnist, figure, quick_mode=quick_mode,
+                                    threads=threads, progress=progress)
+        entries = background.results(progress=progress)
     ablation = [e for e in entries if e.study == "ablation"]
     sensitivity = [e for e in entries if e.study != "ablation"]
 

@@ -1,0 +1,81 @@
+"""The ablation's worker pool (``zeronet_study.runs.ablation.Background``): while the report
+times, one core is left to the timing; then every core runs cases; results keep their order."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+from helpers import workers
+
+from zeronet_study.runs.ablation import Background, Case
+from zeronet_study.runs.configs import RUNS
+
+SINE = next(c for c in RUNS if c.name == "sine-adam")
+
+
+def cases(n: int) -> list[Case]:
+    return [Case("seeds", "sine-adam", f"case {k}", dataclasses.replace(SINE, model_seed=k))
+            for k in range(n)]
+
+
+def count(marks: Path, kind: str) -> int:
+    return sum(1 for p in marks.iterdir() if p.name.startswith(kind))
+
+
+def wait_for(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    monkeypatch.setenv("ZERONET_TEST_MARKS", str(folder))  # spawned workers inherit it
+    return folder
+
+
+def test_while_timing_one_core_stays_free_then_all_run(marks: Path, tmp_path: Path) -> None:
+    todo = cases(6)
+    with Background(todo, tmp_path, jobs=3, runner=workers.marked_case) as background:
+        wait_for(lambda: count(marks, "end") >= 4)  # several cases have come and gone
+        assert background.started() == count(marks, "start")
+        for _ in range(3):  # never more than jobs - 1 = 2 at once, while the caller times
+            assert count(marks, "start") - count(marks, "end") <= 2
+            time.sleep(0.1)
+        found = background.results(progress=False)
+    assert [r.label for r in found] == [c.label for c in todo]  # the order of the cases
+    assert [r.test_loss for r in found] == [float(k) for k in range(6)]
+    assert count(marks, "end") == 6
+
+
+def test_after_the_timing_every_worker_runs(marks: Path, tmp_path: Path) -> None:
+    with Background(cases(4), tmp_path, jobs=2, runner=workers.marked_case) as background:
+        wait_for(lambda: count(marks, "start") == 1)
+        time.sleep(workers.SECONDS / 3)
+        assert count(marks, "start") == 1  # one worker while timing
+        start = time.monotonic()
+        background.results(progress=False)
+    # the other three cases on two workers: two sleeps, not three
+    assert time.monotonic() - start < 2.7 * workers.SECONDS + 1.0
+
+
+def test_a_failing_case_raises_and_drops_the_cases_not_started(marks: Path,
+                                                               tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="injected failure"), \
+            Background(cases(5), tmp_path, jobs=2, runner=workers.failing_case) as background:
+        background.results(progress=False)
+
+
+def test_one_job_runs_the_cases_here_once_asked(marks: Path, tmp_path: Path) -> None:
+    with Background(cases(2), tmp_path, jobs=1, runner=workers.marked_case) as background:
+        time.sleep(0.2)
+        assert count(marks, "start") == 0  # nothing early: no core to spare
+        found = background.results(progress=False)
+    assert [r.label for r in found] == ["case 0", "case 1"]
