@@ -43,13 +43,14 @@ def marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_while_timing_one_core_stays_free_then_all_run(marks: Path, tmp_path: Path) -> None:
     todo = cases(6)
+    at_once = []
     with Background(todo, tmp_path, jobs=3, runner=workers.marked_case) as background:
-        wait_for(lambda: count(marks, "end") >= 4)  # several cases have come and gone
+        while count(marks, "end") < 4:  # while the caller times: jobs - 1 = 2 at once
+            at_once.append(count(marks, "start") - count(marks, "end"))
+            time.sleep(0.01)
         assert background.started() == count(marks, "start")
-        for _ in range(3):  # never more than jobs - 1 = 2 at once, while the caller times
-            assert count(marks, "start") - count(marks, "end") <= 2
-            time.sleep(0.1)
         found = background.results(progress=False)
+    assert max(at_once) == 2
     assert [r.label for r in found] == [c.label for c in todo]  # the order of the cases
     assert [r.test_loss for r in found] == [float(k) for k in range(6)]
     assert count(marks, "end") == 6
