@@ -81,8 +81,9 @@ def test_after_the_timing_every_worker_runs(marks: Path, tmp_path: Path) -> None
 def test_a_failing_case_raises_and_drops_the_cases_not_started(marks: Path,
                                                                tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="injected failure"), \
-            Background(cases(5), tmp_path, jobs=2, runner=workers.failing_case) as background:
-        background.results(progress=False)
+            Background(cases(8), tmp_path, jobs=2, runner=workers.failing_first_case) as bg:
+        bg.results(progress=False)
+    assert count(marks, "start") == count(marks, "end") < 7  # the rest never started
 
 
 def test_one_job_runs_the_cases_here_once_asked(marks: Path, tmp_path: Path) -> None:
