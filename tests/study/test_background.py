@@ -84,7 +84,7 @@ def test_a_failing_case_raises_and_drops_the_cases_not_started(marks: Path,
     with pytest.raises(RuntimeError, match="injected failure"), \
             Background(cases(8), tmp_path, jobs=2, runner=workers.failing_first_case) as bg:
         bg.results(progress=False)
-    assert count(marks, "start") == count(marks, "end") < 7  # the rest never started
+    assert count(marks, "start") == count(marks, "end") <= 2  # the rest never started
 
 
 def test_one_job_runs_the_cases_here_once_asked(marks: Path, tmp_path: Path) -> None:
