@@ -186,7 +186,8 @@ def run_case(case: Case, sine_dir: str) -> CaseResult:
     """Train one case (zeronet only) and summarise it: final, best and late-average values."""
     data = _dataset(case, sine_dir)
     trainer = build_trainer(case.config, FORMULAS[case.formulas])
-    history = train(case.config, [trainer], data, progress=False).histories[0]
+    history = train(case.config, [trainer], data, progress=False,
+                    train_set_every_epoch=False).histories[0]  # the summary reads the last
     batches_per_epoch = math.ceil(len(data.x_train) / case.config.batch_size)
     last = max(1, min(100, case.config.epochs // 20))
     finite_test = [v for v in history.test_loss if math.isfinite(v)]
