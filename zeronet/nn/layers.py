@@ -103,7 +103,7 @@ class Linear(Module):
         expect_grad_out(grad_out, self._out_shape, weight.dtype, "Linear")
         grad_weight, grad_bias = self.parameter_grads(grad_out, self._x)
         self.weight.accumulate(grad_weight)
-        if grad_bias is not None:
+        if self.bias is not None:
             self.bias.accumulate(grad_bias)
         return np.dot(grad_out, weight) if input_grad else None
 
