@@ -41,7 +41,7 @@ def test_step(bench, make, args, role: str) -> None:
     bench(twin(make, *args), role)
 
 
-@pytest.mark.parametrize("role", ["zeronet", "torch", "floor"])
+@pytest.mark.parametrize("role", ["zeronet", "torch", "floor", cases.CHECKED])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sine_epoch(bench, dtype: str, role: str) -> None:
     bench(twin(cases.sine_epoch_twin, dtype), role)

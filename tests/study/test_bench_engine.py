@@ -194,3 +194,14 @@ def test_issue_13s_targets_come_with_the_natural_loops_row() -> None:
     assert found["sine epoch, float32: zeronet / straight-line NumPy <= 1.25"] == (1.3, False)
     cells = table.table(NATURAL)
     assert cells[1][2:] == ["1.02 s", "-", "-", "1.02 x the tuned loop"]
+
+
+def test_the_sine_epochs_checked_floor_is_shown_over_the_floor() -> None:
+    rows = [row("sine epoch", "epoch", "float64", zeronet=1.6, torch=8.0, floor=1.0,
+                **{cases.CHECKED: 1.3}), *NATURAL]
+    assert table.table(rows)[1][-1] == "1.60 (straight-line with zeronet's checks: 1.30)"
+    (sine,) = [t for t in table.targets(rows) if t.target.startswith("sine")]
+    assert sine.also == {"straight-line with zeronet's checks / straight-line NumPy": 1.3}
+    assert sorted(cases.sine_epoch_twin("float32").roles()) == sorted(
+        ["zeronet", "torch", "floor", cases.CHECKED])
+    assert cases.CHECKED not in cases.sine_run_twin("float32", 2).roles()

@@ -14,6 +14,7 @@ sine twins time a sample of the seed's curve, not the seed's data set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -355,6 +356,71 @@ def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
     return epoch
 
 
+#: The sine epoch's second floor: the floor plus the NumPy calls of zeronet's checks.
+CHECKED = "straight-line with zeronet's checks"
+
+
+def sine_checked_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
+    """The sine floor with every NumPy call zeronet's step makes, still written straight-line.
+
+    On top of ``sine_floor``: NumPy's warnings switched off for the forward
+    pass, each Linear output checked for NaN/inf (a dot product), each ReLU's
+    mask made in the forward pass (two calls), the target checked and the loss
+    value computed, and the gradients computed apart and gathered into the
+    flat buffer (one concatenate), as ``zeronet.optim.flat`` does. What stays
+    between this and zeronet is the classes: calls of methods, argument
+    checks in Python, the optimizer's bookkeeping.
+    """
+    params = [p.data.copy() for p in net.model.parameters()]
+    sizes = np.cumsum([0] + [p.size for p in params])
+    data, grad = np.concatenate([p.ravel() for p in params]), np.empty(int(sizes[-1]), x.dtype)
+    views = [data[a:b].reshape(p.shape) for a, b, p in zip(sizes[:-1], sizes[1:], params,
+                                                            strict=True)]
+    weights, biases = views[0::2], views[1::2]
+    m, v = np.zeros_like(data), np.zeros_like(data)
+    ones = np.ones(SINE_BATCH, dtype=x.dtype)
+    loader = epoch_loaders(x, y, SINE_BATCH)
+    step = [0]
+    beta1, beta2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
+
+    def epoch() -> None:
+        for xb, yb in loader:
+            acts, masks, h = [], [], xb
+            with np.errstate(over="ignore", invalid="ignore"):
+                for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+                    acts.append(h)
+                    h = np.dot(h, w.T)
+                    h += b
+                    if not math.isfinite(np.vdot(h, h)):
+                        raise ValueError("overflow")
+                    if i < 4:
+                        masks.append(~(h <= 0))
+                        h = np.maximum(h, 0)
+            if not math.isfinite(np.vdot(yb, yb)):
+                raise ValueError("target")
+            diff = h - yb
+            if not math.isfinite(float(np.vdot(diff, diff)) / diff.size):
+                raise ValueError("loss")
+            g = (2.0 / diff.size) * diff
+            grads: list[np.ndarray] = []
+            for i in range(4, -1, -1):
+                grads[:0] = [np.dot(g.T, acts[i]), np.dot(ones, g)]
+                if i:
+                    g = np.dot(g, weights[i]) * masks[i - 1]
+            np.concatenate([a.ravel() for a in grads], out=grad)
+            step[0] += 1
+            np.add(m, (1 - beta1) * (grad - m), out=m)
+            np.multiply(v, beta2, out=v)
+            np.add(v, (1 - beta2) * grad * grad, out=v)
+            denom = np.sqrt(v)
+            denom /= (1 - beta2 ** step[0]) ** 0.5
+            denom += eps
+            update = (-lr / (1 - beta1 ** step[0])) * m
+            update /= denom
+            np.add(data, update, out=data)
+    return epoch
+
+
 def epoch_twin(name: str, dtype: str, net: Net, x: np.ndarray, y: np.ndarray, batch: int,
                floors: dict[str, Callable[[], object]],
                info: dict[str, object] | None = None) -> Twin:
@@ -380,11 +446,17 @@ def epoch_twin(name: str, dtype: str, net: Net, x: np.ndarray, y: np.ndarray, ba
     return Twin(name, "epoch", dtype, z, t, check, floors, info or {})
 
 
-def sine_epoch_twin(dtype: str, optimizer: str = "adam") -> Twin:
-    """One epoch of the seed's sine run: 10 shuffled batches of 100, a training step each."""
+def sine_epoch_twin(dtype: str, optimizer: str = "adam", *, checked_floor: bool = True) -> Twin:
+    """One epoch of the seed's sine run: 10 shuffled batches of 100, a training step each.
+
+    With Adam, the floors: straight-line NumPy, and (``checked_floor``) the
+    same with the calls of zeronet's checks (``sine_checked_floor``).
+    """
     x, y = sine_sample(dtype)
     net = build_net(SINE_SIZES, dtype, optimizer, 1e-3)
     floors = {"floor": sine_floor(x, y, net)} if optimizer == "adam" else {}
+    if floors and checked_floor:
+        floors[CHECKED] = sine_checked_floor(x, y, net)
     return epoch_twin(f"sine epoch (10 batches of 100, {optimizer.upper()})", dtype, net, x, y,
                       SINE_BATCH, floors)
 
@@ -464,7 +536,7 @@ def natural_loop_twin(dtype: str) -> Twin:
 
 def sine_run_twin(dtype: str, epochs: int) -> Twin:
     """The seed's full sine Adam run: ``epochs`` epochs of 10 batches (one round = one epoch)."""
-    twin = sine_epoch_twin(dtype, "adam")
+    twin = sine_epoch_twin(dtype, "adam", checked_floor=False)
     twin.name = f"sine full run ({epochs} epochs, Adam)"
     twin.group = "run"
     twin.info["epochs"] = epochs
