@@ -169,8 +169,8 @@ def test_the_natural_loop_twin_is_the_tuned_loop_bit_for_bit(monkeypatch) -> Non
     twin = cases.natural_loop_twin("float32")
     twin.verify()
     assert list(twin.roles()) == ["zeronet", "tuned loop"]
-    broken = cases.natural_loop_twin("float64")
     monkeypatch.setattr(cases.Net, "natural_step", lambda self, xb, yb: None)
+    broken = cases.natural_loop_twin("float64")
     with pytest.raises(AssertionError, match=r"0\.weight"):
         broken.verify()
 

@@ -305,6 +305,33 @@ def epoch_loaders(x: np.ndarray, y: np.ndarray, batch: int) -> zn.data.DataLoade
     return zn.data.DataLoader(x, y, batch, shuffle=True, seed=SEED)
 
 
+def flat_copy(net: Net) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """A copy of the net's parameters end to end, room for their gradients, and each one's
+    (parameter, gradient) views into the two: the floors' flat buffers."""
+    params = [p.data.copy() for p in net.model.parameters()]
+    sizes = np.cumsum([0] + [p.size for p in params])
+    data = np.concatenate([p.ravel() for p in params])
+    grad = np.empty_like(data)
+    views = [(data[a:b].reshape(p.shape), grad[a:b].reshape(p.shape))
+             for a, b, p in zip(sizes[:-1], sizes[1:], params, strict=True)]
+    return data, grad, views
+
+
+def flat_adam(data: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, step: int,
+              beta1: float = 0.9, beta2: float = 0.999, lr: float = 1e-3,
+              eps: float = 1e-8) -> None:
+    """The sine floors' Adam step over flat buffers, straight-line: 13 NumPy calls."""
+    np.add(m, (1 - beta1) * (grad - m), out=m)
+    np.multiply(v, beta2, out=v)
+    np.add(v, (1 - beta2) * grad * grad, out=v)
+    denom = np.sqrt(v)
+    denom /= (1 - beta2**step) ** 0.5
+    denom += eps
+    update = (-lr / (1 - beta1**step)) * m
+    update /= denom
+    np.add(data, update, out=data)
+
+
 def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
     """One sine epoch of Adam steps as straight-line NumPy: about the fewest calls the work takes.
 
@@ -315,17 +342,12 @@ def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
     number of NumPy calls (~1-2 us each), not arithmetic, so this is what any
     NumPy implementation of the step pays at least.
     """
-    params = [p.data.copy() for p in net.model.parameters()]
-    sizes = np.cumsum([0] + [p.size for p in params])
-    data, grad = np.concatenate([p.ravel() for p in params]), np.empty(int(sizes[-1]), x.dtype)
-    views = [(data[a:b].reshape(p.shape), grad[a:b].reshape(p.shape))
-             for a, b, p in zip(sizes[:-1], sizes[1:], params, strict=True)]
+    data, grad, views = flat_copy(net)
     layers = list(zip(views[0::2], views[1::2], strict=True))  # ((W, dW), (b, db)) per layer
     m, v = np.zeros_like(data), np.zeros_like(data)
     ones = np.ones(SINE_BATCH, dtype=x.dtype)
     loader = epoch_loaders(x, y, SINE_BATCH)
     step = [0]
-    beta1, beta2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
 
     def epoch() -> None:
         for xb, yb in loader:
@@ -344,15 +366,7 @@ def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
                     g = np.dot(g, w)
                     g *= acts[i] > 0
             step[0] += 1
-            np.add(m, (1 - beta1) * (grad - m), out=m)
-            np.multiply(v, beta2, out=v)
-            np.add(v, (1 - beta2) * grad * grad, out=v)
-            denom = np.sqrt(v)
-            denom /= (1 - beta2 ** step[0]) ** 0.5
-            denom += eps
-            update = (-lr / (1 - beta1 ** step[0])) * m
-            update /= denom
-            np.add(data, update, out=data)
+            flat_adam(data, grad, m, v, step[0])
     return epoch
 
 
@@ -371,17 +385,12 @@ def sine_checked_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], N
     between this and zeronet is the classes: calls of methods, argument
     checks in Python, the optimizer's bookkeeping.
     """
-    params = [p.data.copy() for p in net.model.parameters()]
-    sizes = np.cumsum([0] + [p.size for p in params])
-    data, grad = np.concatenate([p.ravel() for p in params]), np.empty(int(sizes[-1]), x.dtype)
-    views = [data[a:b].reshape(p.shape) for a, b, p in zip(sizes[:-1], sizes[1:], params,
-                                                            strict=True)]
-    weights, biases = views[0::2], views[1::2]
+    data, grad, views = flat_copy(net)
+    weights, biases = [w for w, _ in views[0::2]], [b for b, _ in views[1::2]]
     m, v = np.zeros_like(data), np.zeros_like(data)
     ones = np.ones(SINE_BATCH, dtype=x.dtype)
     loader = epoch_loaders(x, y, SINE_BATCH)
     step = [0]
-    beta1, beta2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
 
     def epoch() -> None:
         for xb, yb in loader:
@@ -409,15 +418,16 @@ def sine_checked_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], N
                     g = np.dot(g, weights[i]) * masks[i - 1]
             np.concatenate([a.ravel() for a in grads], out=grad)
             step[0] += 1
-            np.add(m, (1 - beta1) * (grad - m), out=m)
-            np.multiply(v, beta2, out=v)
-            np.add(v, (1 - beta2) * grad * grad, out=v)
-            denom = np.sqrt(v)
-            denom /= (1 - beta2 ** step[0]) ** 0.5
-            denom += eps
-            update = (-lr / (1 - beta1 ** step[0])) * m
-            update /= denom
-            np.add(data, update, out=data)
+            flat_adam(data, grad, m, v, step[0])
+    return epoch
+
+
+def epoch_of(step: Callable[[np.ndarray, np.ndarray], None],
+             loader: zn.data.DataLoader) -> Callable[[], None]:
+    """One epoch: ``step`` on every batch of ``loader``."""
+    def epoch() -> None:
+        for xb, yb in loader:
+            step(xb, yb)
     return epoch
 
 
@@ -429,15 +439,8 @@ def epoch_twin(name: str, dtype: str, net: Net, x: np.ndarray, y: np.ndarray, ba
     Both loaders are seeded alike, so both frameworks see the same batches in
     the same order; the check runs one epoch in each and compares.
     """
-    z_loader, t_loader = epoch_loaders(x, y, batch), epoch_loaders(x, y, batch)
-
-    def z() -> None:
-        for xb, yb in z_loader:
-            net.zeronet_step(xb, yb)
-
-    def t() -> None:
-        for xb, yb in t_loader:
-            net.torch_step(xb, yb)
+    z = epoch_of(net.zeronet_step, epoch_loaders(x, y, batch))
+    t = epoch_of(net.torch_step, epoch_loaders(x, y, batch))
 
     def check() -> None:
         z()
@@ -513,16 +516,8 @@ def natural_loop_twin(dtype: str) -> Twin:
     """
     x, y, source = mnist_data(dtype)
     natural, tuned = (build_net(MNIST_SIZES, dtype, "adam", 1e-3) for _ in range(2))
-    natural_loader, tuned_loader = epoch_loaders(x, y, MNIST_BATCH), epoch_loaders(x, y,
-                                                                                 MNIST_BATCH)
-
-    def natural_epoch() -> None:
-        for xb, yb in natural_loader:
-            natural.natural_step(xb, yb)
-
-    def tuned_epoch() -> None:
-        for xb, yb in tuned_loader:
-            tuned.zeronet_step(xb, yb)
+    natural_epoch = epoch_of(natural.natural_step, epoch_loaders(x, y, MNIST_BATCH))
+    tuned_epoch = epoch_of(tuned.zeronet_step, epoch_loaders(x, y, MNIST_BATCH))
 
     def check() -> None:
         natural_epoch()
