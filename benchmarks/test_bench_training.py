@@ -41,7 +41,7 @@ def test_step(bench, make, args, role: str) -> None:
     bench(twin(make, *args), role)
 
 
-@pytest.mark.parametrize("role", ["zeronet", "torch", "floor"])
+@pytest.mark.parametrize("role", ["zeronet", "torch", "floor", cases.CHECKED])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sine_epoch(bench, dtype: str, role: str) -> None:
     bench(twin(cases.sine_epoch_twin, dtype), role)
@@ -51,6 +51,13 @@ def test_sine_epoch(bench, dtype: str, role: str) -> None:
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_mnist_epoch(bench, dtype: str, role: str) -> None:
     bench(twin(cases.mnist_epoch_twin, dtype), role)
+
+
+@pytest.mark.parametrize("role", ["zeronet", "tuned loop"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mnist_natural_loop(bench, dtype: str, role: str) -> None:
+    """The loop as a user writes it (every default) against the tuned loop."""
+    bench(twin(cases.natural_loop_twin, dtype), role)
 
 
 def whole_run(dtype: str) -> Twin:

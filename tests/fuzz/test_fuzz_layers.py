@@ -285,7 +285,8 @@ def check_model(model: zn.nn.Sequential, x: np.ndarray, upstream: np.ndarray) ->
     overflows = any(near_overflow(t, x.dtype).any() for t in terms.values())
     out = assert_returned(run(model, x), "Sequential.forward", may_overflow=overflows)
     model.zero_grad()
-    grad_x = assert_returned(run(model.backward, upstream), "Sequential.backward",
+    grad_x = assert_returned(run(lambda g: model.backward(g, input_grad=True), upstream),
+                             "Sequential.backward",
                              may_overflow=overflows)
     k = sum(max(p.shape) for p in model.parameters()) + x.shape[0]
     assert_matches(out, out_t, terms["output"], "output", k)

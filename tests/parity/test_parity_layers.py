@@ -146,3 +146,25 @@ def test_report_lists_every_tensor():
                                             for p in ("weight", "bias")}
     assert set(report.differences) == names
     assert_report(report, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sequential_computes_dl_dx_only_when_asked(dtype):
+    """The model's input is data: no dL/dx unless asked (as torch's requires_grad=False);
+    a single layer's backward, as the seed's hand-written chain calls it, returns it."""
+    rng = np.random.default_rng(11)
+    model = build_net((5, 4, 3), dtype, rng)
+    x, grad_out = normal(rng, (6, 5), dtype), normal(rng, (6, 3), dtype)
+    model(x)
+    assert model.backward(grad_out) is None
+    natural = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    model(x)
+    grad_x = model.backward(grad_out, input_grad=True)
+    for p, g in zip(model.parameters(), natural, strict=True):  # the same parameter gradients
+        np.testing.assert_array_equal(p.grad, g)
+    by_hand = grad_out
+    for layer in reversed(model.layers):  # seed figs. 1-4, 1-8, 1-12
+        by_hand = layer.backward(by_hand)
+    np.testing.assert_array_equal(grad_x, by_hand)
+    assert grad_x.shape == x.shape

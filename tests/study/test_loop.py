@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from zeronet.data.sine import generate_sine_csvs
 from zeronet.seed_networks import MNIST, SINE
+from zeronet_study.runs import ablation
 from zeronet_study.runs.configs import RUNS
 from zeronet_study.runs.datasets import Dataset, sine_dataset
 from zeronet_study.runs.loop import accuracy, train
@@ -78,3 +81,35 @@ def test_the_runs_are_the_seeds_networks_and_settings() -> None:
         network = SINE if config.task == "sine" else MNIST
         assert (config.dims, config.batch_size, config.epochs, config.lr) == \
             (network.sizes, network.batch_size, network.epochs, network.lr)
+
+
+def test_a_case_evaluates_the_training_set_after_its_last_epoch_only() -> None:
+    """The ablation's summary reads the training set's final accuracy; the other epochs'
+    passes over it are skipped (NaN), and every number recorded either way is the same."""
+    rng = np.random.default_rng(3)
+    x, y = rng.random((120, 784)), rng.integers(0, 10, 120)
+    data = Dataset(x, y, x[:30], y[:30], classification=True)
+    config = dataclasses.replace(RUN["mnist-adam"], epochs=4, batch_size=40)
+    full = train(config, [build_trainer(config)], data).histories[0]
+    lean = train(config, [build_trainer(config)], data,
+                 train_set_every_epoch=False).histories[0]
+    assert lean.train_loss == full.train_loss
+    assert lean.test_loss == full.test_loss
+    assert lean.test_accuracy == full.test_accuracy
+    assert lean.train_accuracy[-1] == full.train_accuracy[-1]
+    assert lean.train_loss_end[-1] == full.train_loss_end[-1]
+    assert all(math.isnan(v) for v in lean.train_accuracy[:-1] + lean.train_loss_end[:-1])
+    evaluated = []
+    original = ablation.train
+
+    def spy(*args, **kwargs):
+        evaluated.append(kwargs.get("train_set_every_epoch", True))
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ablation, "train", spy)
+        mp.setattr(ablation, "_dataset", lambda case, sine_dir: data)
+        case = ablation.Case("ablation", "mnist-adam", "tiny", config)
+        result = ablation.run_case(case, "")
+    assert evaluated == [False]
+    assert result.train_accuracy == full.train_accuracy[-1]

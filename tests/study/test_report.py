@@ -279,7 +279,8 @@ def strip_timings(results: dict) -> dict:
     Timings: when and how long the report ran, every run's per-epoch and total
     training time, the speed table, the cost_time row of each results table, and
     in the benchmarks every measured time, the calls per round (calibrated from a
-    timing), the profile and each target's measured ratio and verdict; and the
+    timing), the rounds and the ratios' spread (the stopping rule reads the times),
+    the profile and each target's measured ratio and verdict; and the
     seconds each seed-formula check took, in its records and its table.
     """
     results = json.loads(json.dumps(results))
@@ -294,8 +295,9 @@ def strip_timings(results: dict) -> dict:
         del cost["values"][1:]  # zeronet's and PyTorch's; the seed's published time stays
     bench = results["bench"]
     for row in bench["rows"] + bench["scaling"]:
-        del row["median"], row["min"], row["calls_per_round"]
+        del row["median"], row["min"], row["calls_per_round"], row["rounds"]
         row.pop("total", None)  # only the full sine run has one
+        row.pop("ratio_ci", None)  # not the full sine run
     del bench["mnist_epoch_profile"]
     for target in bench["targets"]:
         del target["measured"], target["met"]

@@ -233,6 +233,26 @@ def test_mse_non_finite_output() -> None:
         zn.nn.MSELoss()(output, ones(2, 3))
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("target", [
+    ones(2, 3), ones(2, 3) * np.inf, ones(3, 3), ones(2, 3).astype(np.float32)],
+    ids=["finite target", "inf target", "target of another shape", "float32 target"])
+def test_mse_names_a_non_finite_output_first(value: float, target: np.ndarray) -> None:
+    """The output's values are checked after the loss (a sum of squares that is not finite),
+    or at once when the target is at fault too: the output is named either way, and
+    output - target is never computed with an inf target (it would warn first)."""
+    output = ones(2, 3)
+    output[1, 2] = value
+    with bad(ValueError, "output", "finite", "(1, 2)"):
+        zn.nn.MSELoss()(output, target)
+
+
+def test_mse_of_finite_values_that_overflow_is_inf_as_before() -> None:
+    with np.errstate(over="ignore"):
+        assert zn.nn.MSELoss(reduction="sum")(np.full((1, 1), 1e300), np.zeros((1, 1))) \
+            == np.inf
+
+
 def test_mse_float32_target_with_float64_output() -> None:
     with bad(TypeError, "target", "float64", "float32"):
         zn.nn.MSELoss()(ones(2, 3), ones(2, 3).astype(np.float32))

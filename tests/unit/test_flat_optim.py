@@ -12,6 +12,8 @@ the numbers are those of the per-parameter path.
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from helpers.parity import ADAM_OPTIONS, DTYPES, SGD_OPTIONS, random_grads, random_params
@@ -204,3 +206,23 @@ def test_a_step_without_any_gradient_keeps_the_fast_path():
     optimizer.step()  # no parameter has a gradient yet
     run(optimizer, params, random_grads(3, np.float64))
     assert state_is_flat(optimizer)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_an_adam_step_allocates_no_array_of_the_parameters_size(flat: bool) -> None:
+    """After its first step Adam reuses its scratch arrays: a step's new memory stays far
+    below one array of the parameters' size (NumPy reports its allocations to tracemalloc)."""
+    model = zn.nn.relu_mlp((400, 250, 10), rng=np.random.default_rng(0))  # ~100k parameters
+    params = model.parameters()
+    for p in params:
+        p.grad = np.ones_like(p.data)
+    optimizer = zn.optim.Adam(params, lr=1e-3, flat=flat)
+    optimizer.step()  # the state and the scratch arrays are made here
+    tracemalloc.start()
+    try:
+        optimizer.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    largest = max(p.data.nbytes for p in params)
+    assert peak < largest / 4, f"a step allocated {peak} bytes at its peak"

@@ -56,7 +56,7 @@ def check_net(model: zn.nn.Sequential, loss_fn, x: np.ndarray, target: np.ndarra
     assert min_abs_preactivation(model, x) > 1e-4  # every ReLU stays on one side while p +- h
     model.zero_grad()
     loss_fn(model(x), target)
-    grad_x = model.backward(loss_fn.backward())
+    grad_x = model.backward(loss_fn.backward(), input_grad=True)
     pairs = [(x, grad_x)] + [(p.data, p.grad) for p in model.parameters()]
     gradcheck(lambda: loss_fn(model(x), target), pairs)
 

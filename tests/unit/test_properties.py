@@ -47,7 +47,7 @@ def check_model_against_torch(model: zn.nn.Sequential, x: np.ndarray,
     out = model(x)
     upstream = rng.normal(size=out.shape)
     model.zero_grad()
-    grad_x = model.backward(upstream)
+    grad_x = model.backward(upstream, input_grad=True)
     x_t = torch.from_numpy(x.copy()).requires_grad_()
     out_t = torch_model(x_t)
     out_t.backward(torch.from_numpy(upstream))

@@ -69,8 +69,9 @@ class Linear(Module):
                 or inf, or if H overflows; naming ``weight`` or ``bias`` if they hold NaN
                 or inf. The non-finite cases raise the subclass NonFiniteValueError.
         """
-        expect_batch(x, self.in_features, self.weight.data.dtype, "x")
-        out = x @ self.weight.data.T
+        weight = self.weight.data
+        expect_batch(x, self.in_features, weight.dtype, "x")
+        out = np.dot(x, weight.T)  # as x @ weight.T, bit for bit, with less overhead per call
         if self.bias is not None:
             out += self.bias.data
         if not all_finite(out):
@@ -98,12 +99,13 @@ class Linear(Module):
             TypeError: naming ``grad_out``, if not an ndarray of the layer's dtype.
             ValueError: naming ``grad_out``, if not of shape (N, out_features).
         """
-        expect_grad_out(grad_out, self._out_shape, self.weight.data.dtype, "Linear")
+        weight = self.weight.data
+        expect_grad_out(grad_out, self._out_shape, weight.dtype, "Linear")
         grad_weight, grad_bias = self.parameter_grads(grad_out, self._x)
         self.weight.accumulate(grad_weight)
         if self.bias is not None:
             self.bias.accumulate(grad_bias)
-        return grad_out @ self.weight.data if input_grad else None
+        return np.dot(grad_out, weight) if input_grad else None
 
     def parameter_grads(self, grad_out: np.ndarray,
                         x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -112,15 +114,18 @@ class Linear(Module):
         The bias gradient, the sum of G over the batch, is taken as the
         product 1^T G: a matrix-vector product, several times faster than
         ``grad_out.sum(axis=0)`` for tall G (same sum, another order of
-        additions).
+        additions). The products are ``np.dot``, which gives the bits of
+        ``@`` for these 2-D and 1-D arrays at a fraction of a microsecond
+        less per call (for the seed's 100 x 16 layers that is a sixth of a
+        product).
         """
         grad_bias = None
         if self.bias is not None:
-            n = grad_out.shape[0]
-            if self._ones.shape != (n,) or self._ones.dtype != grad_out.dtype:
-                self._ones = np.ones(n, dtype=grad_out.dtype)
-            grad_bias = self._ones @ grad_out
-        return grad_out.T @ x, grad_bias
+            ones = self._ones
+            if len(ones) != len(grad_out) or ones.dtype != grad_out.dtype:
+                ones = self._ones = np.ones(len(grad_out), dtype=grad_out.dtype)
+            grad_bias = np.dot(ones, grad_out)
+        return np.dot(grad_out.T, x), grad_bias
 
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
         named = [(f"{prefix}weight", self.weight)]

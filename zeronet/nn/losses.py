@@ -6,9 +6,11 @@ takes raw logits and averages over the batch.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from zeronet._checks import FLOAT_DTYPES, cached, finite, float_array
+from zeronet._checks import FLOAT_DTYPES, all_finite, cached, finite, float_array
 
 REDUCTIONS = ("mean", "sum")
 #: Rows up to this long are reduced over a column-major copy in log_softmax.
@@ -47,6 +49,8 @@ class MSELoss:
         _check_output_and_target(output, target)
         self._diff = output - target
         total = float(np.vdot(self._diff, self._diff))
+        if not math.isfinite(total):  # NaN/inf in the output, or an overflow (returned)
+            finite(output, "output")
         return total / self._diff.size if self.reduction == "mean" else total
 
     def backward(self) -> np.ndarray:
@@ -151,12 +155,23 @@ class CrossEntropyLoss:
 # ----------------------------------------------------------------------------- the checks
 
 def _check_output_and_target(output: object, target: object) -> None:
-    """MSELoss: a non-empty finite float ``output``, a finite ``target`` of its shape and dtype."""
-    float_array(output, "output")
+    """MSELoss: a non-empty float ``output``, a finite ``target`` of its shape and dtype.
+
+    The output's values are checked by the loss itself: NaN or inf in it make
+    the sum of squares non-finite, and only then is it looked at (after a
+    finite target, ``output - target`` warns of nothing a finite output would
+    not). With both at fault the output is named, as it is checked first.
+    """
+    if not isinstance(output, np.ndarray) or output.dtype not in FLOAT_DTYPES:
+        float_array(output, "output")  # raises, naming what it is
     if output.size == 0:
         raise ValueError(f"output: expected at least one element, got shape {output.shape}")
-    float_array(target, "target", dtype=output.dtype)
+    if not (isinstance(target, np.ndarray) and target.dtype == output.dtype
+            and all_finite(target)):
+        finite(output, "output")
+        float_array(target, "target", dtype=output.dtype)
     if target.shape != output.shape:
+        finite(output, "output")
         raise ValueError(f"target: expected shape {output.shape} (the output's), "
                          f"got {target.shape}")
 

@@ -182,16 +182,26 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
-    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        """Backpropagate ``grad_out`` = dL/d(output) through every layer.
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = False) -> np.ndarray | None:
+        """Backpropagate ``grad_out`` = dL/d(output) through every layer; dL/dx if asked.
 
-        With ``input_grad=False`` the first layer skips computing dL/dx (the
-        data needs no gradient), saving one matrix product per step.
+        The model's input is data, and as in torch (where a tensor's
+        ``requires_grad`` is False unless set) its gradient is computed only
+        when asked: by default the first layer skips dL/dx, one matrix
+        product per step (for the seed's MNIST net as large as the first
+        layer's weight gradient), and this returns None. ``input_grad=True``
+        returns dL/dx. A single layer's ``backward`` (``Linear``, ``ReLU``)
+        returns dL/dx by default instead: a chain written by hand, as in the
+        seed (``for layer in reversed(layers): grad = layer.backward(grad)``,
+        figs. 1-4, 1-8, 1-12), passes it on to the layer before.
         """
+        layers = self.layers
+        if not layers:  # the identity: dL/dx is dL/d(output)
+            return grad_out if input_grad else None
         grad = grad_out
-        for i in range(len(self.layers) - 1, -1, -1):
-            grad = self.layers[i].backward(grad, input_grad=input_grad or i > 0)
-        return grad
+        for i in range(len(layers) - 1, 0, -1):
+            grad = layers[i].backward(grad)
+        return layers[0].backward(grad, input_grad=input_grad)
 
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
         return [item for i, layer in enumerate(self.layers)

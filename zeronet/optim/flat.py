@@ -25,6 +25,7 @@ It applies to a step when
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,8 @@ import numpy as np
 from zeronet.nn.module import Parameter
 
 Update = Callable[[np.ndarray, np.ndarray, dict[str, Any]], None]
+_data = operator.attrgetter("data")
+_grad = operator.attrgetter("grad")
 
 
 def span(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
@@ -85,7 +88,7 @@ class FlatStep:
             self.state = None
             return False
         grad = self._grad
-        np.concatenate([p.grad.ravel() for p in self.params], out=grad)
+        np.concatenate([g.ravel() for g in map(_grad, self.params)], out=grad)
         first = not self.state
         update(data, grad, self.state)
         if first and self.state:  # the views stay valid: _update changes the flat arrays in place
@@ -115,7 +118,7 @@ class FlatStep:
     def _span(self) -> np.ndarray | None:
         """The parameters' memory as one 1-D array (looked for again when a ``data`` changed)."""
         if len(self._arrays) != len(self.params) or not all(
-                p.data is a for p, a in zip(self.params, self._arrays, strict=True)):
+                map(operator.is_, map(_data, self.params), self._arrays)):
             self._arrays = [p.data for p in self.params]
             self._data = span(self._arrays)
             if self._data is not None and (self._grad is None or self._grad.shape

@@ -14,6 +14,7 @@ sine twins time a sample of the seed's curve, not the seed's data set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,7 +51,7 @@ class Twin:
     group: str  # "op", "step", "epoch", "run", "scaling"
     dtype: str
     zeronet: Callable[[], object]
-    torch: Callable[[], object]
+    torch: Callable[[], object] | None  # None: a row of zeronet against zeronet
     check: Callable[[], None] = lambda: None
     floors: dict[str, Callable[[], object]] = field(default_factory=dict)
     #: What the row records about the twin: fields of ``records.BenchRow`` (data, epochs,
@@ -59,7 +60,8 @@ class Twin:
     checked: bool = False
 
     def roles(self) -> dict[str, Callable[[], object]]:
-        return {"zeronet": self.zeronet, "torch": self.torch, **self.floors}
+        torch_role = {} if self.torch is None else {"torch": self.torch}
+        return {"zeronet": self.zeronet, **torch_role, **self.floors}
 
     def verify(self) -> None:
         """Run ``check`` once, before any timing (timing steps the two sides unequally)."""
@@ -209,10 +211,19 @@ class Net:
     t_opt: torch.optim.Optimizer
 
     def zeronet_step(self, xb: np.ndarray, yb: np.ndarray) -> None:
+        """The tuned loop: every option that saves time spelled out (no dL/dx of the data)."""
         self.opt.zero_grad()
         self.loss_fn(self.model(xb), yb)
         self.model.backward(self.loss_fn.backward(), input_grad=False)
         self.opt.step()
+
+    def natural_step(self, xb: np.ndarray, yb: np.ndarray) -> None:
+        """The loop as the seed and a torch user write it, with every default."""
+        opt, loss_fn, model = self.opt, self.loss_fn, self.model
+        opt.zero_grad()
+        loss_fn(model(xb), yb)
+        model.backward(loss_fn.backward())
+        opt.step()
 
     def torch_step(self, xb: np.ndarray, yb: np.ndarray) -> None:
         self.t_opt.zero_grad()
@@ -294,6 +305,33 @@ def epoch_loaders(x: np.ndarray, y: np.ndarray, batch: int) -> zn.data.DataLoade
     return zn.data.DataLoader(x, y, batch, shuffle=True, seed=SEED)
 
 
+def flat_copy(net: Net) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """A copy of the net's parameters end to end, room for their gradients, and each one's
+    (parameter, gradient) views into the two: the floors' flat buffers."""
+    params = [p.data.copy() for p in net.model.parameters()]
+    sizes = np.cumsum([0] + [p.size for p in params])
+    data = np.concatenate([p.ravel() for p in params])
+    grad = np.empty_like(data)
+    views = [(data[a:b].reshape(p.shape), grad[a:b].reshape(p.shape))
+             for a, b, p in zip(sizes[:-1], sizes[1:], params, strict=True)]
+    return data, grad, views
+
+
+def flat_adam(data: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, step: int,
+              beta1: float = 0.9, beta2: float = 0.999, lr: float = 1e-3,
+              eps: float = 1e-8) -> None:
+    """The sine floors' Adam step over flat buffers, straight-line: 13 NumPy calls."""
+    np.add(m, (1 - beta1) * (grad - m), out=m)
+    np.multiply(v, beta2, out=v)
+    np.add(v, (1 - beta2) * grad * grad, out=v)
+    denom = np.sqrt(v)
+    denom /= (1 - beta2**step) ** 0.5
+    denom += eps
+    update = (-lr / (1 - beta1**step)) * m
+    update /= denom
+    np.add(data, update, out=data)
+
+
 def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
     """One sine epoch of Adam steps as straight-line NumPy: about the fewest calls the work takes.
 
@@ -304,44 +342,92 @@ def sine_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
     number of NumPy calls (~1-2 us each), not arithmetic, so this is what any
     NumPy implementation of the step pays at least.
     """
-    params = [p.data.copy() for p in net.model.parameters()]
-    sizes = np.cumsum([0] + [p.size for p in params])
-    data, grad = np.concatenate([p.ravel() for p in params]), np.empty(int(sizes[-1]), x.dtype)
-    views = [(data[a:b].reshape(p.shape), grad[a:b].reshape(p.shape))
-             for a, b, p in zip(sizes[:-1], sizes[1:], params, strict=True)]
+    data, grad, views = flat_copy(net)
     layers = list(zip(views[0::2], views[1::2], strict=True))  # ((W, dW), (b, db)) per layer
     m, v = np.zeros_like(data), np.zeros_like(data)
     ones = np.ones(SINE_BATCH, dtype=x.dtype)
     loader = epoch_loaders(x, y, SINE_BATCH)
     step = [0]
-    beta1, beta2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
 
     def epoch() -> None:
         for xb, yb in loader:
             acts = [xb]
             for i, ((w, _), (b, _)) in enumerate(layers):
-                h = acts[-1] @ w.T
+                h = np.dot(acts[-1], w.T)
                 h += b
                 acts.append(np.maximum(h, 0) if i < 4 else h)
             g = acts[-1] - yb
             g *= 2.0 / g.size
             for i in range(4, -1, -1):
                 (w, dw), (_, db) = layers[i]
-                np.matmul(g.T, acts[i], out=dw)
-                np.matmul(ones, g, out=db)
+                np.dot(g.T, acts[i], out=dw)
+                np.dot(ones, g, out=db)
                 if i:
-                    g = g @ w
+                    g = np.dot(g, w)
                     g *= acts[i] > 0
             step[0] += 1
-            np.add(m, (1 - beta1) * (grad - m), out=m)
-            np.multiply(v, beta2, out=v)
-            np.add(v, (1 - beta2) * grad * grad, out=v)
-            denom = np.sqrt(v)
-            denom /= (1 - beta2 ** step[0]) ** 0.5
-            denom += eps
-            update = (-lr / (1 - beta1 ** step[0])) * m
-            update /= denom
-            np.add(data, update, out=data)
+            flat_adam(data, grad, m, v, step[0])
+    return epoch
+
+
+#: The sine epoch's second floor: the floor plus the NumPy calls of zeronet's checks.
+CHECKED = "straight-line with zeronet's checks"
+
+
+def sine_checked_floor(x: np.ndarray, y: np.ndarray, net: Net) -> Callable[[], None]:
+    """The sine floor with every NumPy call zeronet's step makes, still written straight-line.
+
+    On top of ``sine_floor``: NumPy's warnings switched off for the forward
+    pass, each Linear output checked for NaN/inf (a dot product), each ReLU's
+    mask made in the forward pass (two calls), the target checked and the loss
+    value computed, and the gradients computed apart and gathered into the
+    flat buffer (one concatenate), as ``zeronet.optim.flat`` does. What stays
+    between this and zeronet is the classes: calls of methods, argument
+    checks in Python, the optimizer's bookkeeping.
+    """
+    data, grad, views = flat_copy(net)
+    weights, biases = [w for w, _ in views[0::2]], [b for b, _ in views[1::2]]
+    m, v = np.zeros_like(data), np.zeros_like(data)
+    ones = np.ones(SINE_BATCH, dtype=x.dtype)
+    loader = epoch_loaders(x, y, SINE_BATCH)
+    step = [0]
+
+    def epoch() -> None:
+        for xb, yb in loader:
+            acts, masks, h = [], [], xb
+            with np.errstate(over="ignore", invalid="ignore"):
+                for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+                    acts.append(h)
+                    h = np.dot(h, w.T)
+                    h += b
+                    if not math.isfinite(np.vdot(h, h)):
+                        raise ValueError("overflow")
+                    if i < 4:
+                        masks.append(~(h <= 0))
+                        h = np.maximum(h, 0)
+            if not math.isfinite(np.vdot(yb, yb)):
+                raise ValueError("target")
+            diff = h - yb
+            if not math.isfinite(float(np.vdot(diff, diff)) / diff.size):
+                raise ValueError("loss")
+            g = (2.0 / diff.size) * diff
+            grads: list[np.ndarray] = []
+            for i in range(4, -1, -1):
+                grads[:0] = [np.dot(g.T, acts[i]), np.dot(ones, g)]
+                if i:
+                    g = np.dot(g, weights[i]) * masks[i - 1]
+            np.concatenate([a.ravel() for a in grads], out=grad)
+            step[0] += 1
+            flat_adam(data, grad, m, v, step[0])
+    return epoch
+
+
+def epoch_of(step: Callable[[np.ndarray, np.ndarray], None],
+             loader: zn.data.DataLoader) -> Callable[[], None]:
+    """One epoch: ``step`` on every batch of ``loader``."""
+    def epoch() -> None:
+        for xb, yb in loader:
+            step(xb, yb)
     return epoch
 
 
@@ -353,15 +439,8 @@ def epoch_twin(name: str, dtype: str, net: Net, x: np.ndarray, y: np.ndarray, ba
     Both loaders are seeded alike, so both frameworks see the same batches in
     the same order; the check runs one epoch in each and compares.
     """
-    z_loader, t_loader = epoch_loaders(x, y, batch), epoch_loaders(x, y, batch)
-
-    def z() -> None:
-        for xb, yb in z_loader:
-            net.zeronet_step(xb, yb)
-
-    def t() -> None:
-        for xb, yb in t_loader:
-            net.torch_step(xb, yb)
+    z = epoch_of(net.zeronet_step, epoch_loaders(x, y, batch))
+    t = epoch_of(net.torch_step, epoch_loaders(x, y, batch))
 
     def check() -> None:
         z()
@@ -370,11 +449,17 @@ def epoch_twin(name: str, dtype: str, net: Net, x: np.ndarray, y: np.ndarray, ba
     return Twin(name, "epoch", dtype, z, t, check, floors, info or {})
 
 
-def sine_epoch_twin(dtype: str, optimizer: str = "adam") -> Twin:
-    """One epoch of the seed's sine run: 10 shuffled batches of 100, a training step each."""
+def sine_epoch_twin(dtype: str, optimizer: str = "adam", *, checked_floor: bool = True) -> Twin:
+    """One epoch of the seed's sine run: 10 shuffled batches of 100, a training step each.
+
+    With Adam, the floors: straight-line NumPy, and (``checked_floor``) the
+    same with the calls of zeronet's checks (``sine_checked_floor``).
+    """
     x, y = sine_sample(dtype)
     net = build_net(SINE_SIZES, dtype, optimizer, 1e-3)
     floors = {"floor": sine_floor(x, y, net)} if optimizer == "adam" else {}
+    if floors and checked_floor:
+        floors[CHECKED] = sine_checked_floor(x, y, net)
     return epoch_twin(f"sine epoch (10 batches of 100, {optimizer.upper()})", dtype, net, x, y,
                       SINE_BATCH, floors)
 
@@ -405,11 +490,11 @@ def mnist_floor(x: np.ndarray, net: Net, *, every_product: bool) -> Callable[[],
         for xb, _ in loader:
             inputs = [xb, *acts]
             for a, w, out in zip(inputs, weights, outs, strict=True):
-                np.matmul(a, w.T, out=out)
+                np.dot(a, w.T, out=out)
             for g, a, dw in zip(grads, inputs, weight_grads, strict=True):
-                np.matmul(g.T, a, out=dw)
+                np.dot(g.T, a, out=dw)
             for g, w, dx in zip(grads[1:], weights[1:], input_grads, strict=True):
-                np.matmul(g, w, out=dx)
+                np.dot(g, w, out=dx)
     return epoch
 
 
@@ -423,9 +508,30 @@ def mnist_epoch_twin(dtype: str) -> Twin:
                       floors, {"data": source})
 
 
+def natural_loop_twin(dtype: str) -> Twin:
+    """The MNIST epoch as a user writes its loop (every default) against the tuned loop.
+
+    Two nets from the same seed, each with its own loader seeded alike: the
+    check runs one epoch of each and requires the same weights, bit for bit.
+    """
+    x, y, source = mnist_data(dtype)
+    natural, tuned = (build_net(MNIST_SIZES, dtype, "adam", 1e-3) for _ in range(2))
+    natural_epoch = epoch_of(natural.natural_step, epoch_loaders(x, y, MNIST_BATCH))
+    tuned_epoch = epoch_of(tuned.zeronet_step, epoch_loaders(x, y, MNIST_BATCH))
+
+    def check() -> None:
+        natural_epoch()
+        tuned_epoch()
+        for (name, p), q in zip(natural.model.named_parameters(), tuned.model.parameters(),
+                                strict=True):
+            np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    return Twin("MNIST epoch, natural loop (60 batches of 1000, Adam)", "epoch", dtype,
+                natural_epoch, None, check, {"tuned loop": tuned_epoch}, {"data": source})
+
+
 def sine_run_twin(dtype: str, epochs: int) -> Twin:
     """The seed's full sine Adam run: ``epochs`` epochs of 10 batches (one round = one epoch)."""
-    twin = sine_epoch_twin(dtype, "adam")
+    twin = sine_epoch_twin(dtype, "adam", checked_floor=False)
     twin.name = f"sine full run ({epochs} epochs, Adam)"
     twin.group = "run"
     twin.info["epochs"] = epochs

@@ -22,7 +22,16 @@ ROUND_SECONDS = 0.02
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to measure: the default run, or a quick smoke run (not a result)."""
+    """How much to measure: the default run, or a quick smoke run (not a result).
+
+    ``rounds``, ``epoch_rounds`` and ``scaling_rounds`` are the most rounds a
+    row gets (the operations and steps, the MNIST epochs, the scaling
+    points). With ``min_rounds`` set a row stops earlier, after at least
+    ``min_rounds`` rounds, once it is stable: once, for every other role, the
+    95% confidence interval of its time relative to zeronet's is narrower
+    than ``ratio_ci`` on either side (``zeronet_study.bench.engine.stable``).
+    Without it (records from before the rule) every row ran all its rounds.
+    """
 
     rounds: int = 15
     epoch_rounds: int = 7
@@ -34,6 +43,8 @@ class Plan:
     dtypes: tuple[str, ...] = ("float64", "float32")
     large: bool = True  # the operations on 4096-row arrays
     profile_epochs: int = 3  # epochs of the MNIST stage profile
+    min_rounds: int | None = field(default=None, metadata=OPTIONAL)
+    ratio_ci: float | None = field(default=None, metadata=OPTIONAL)  # relative half-width
 
 
 @dataclass(kw_only=True)
@@ -53,6 +64,9 @@ class BenchRow:
     width: int | None = field(default=None, metadata=OPTIONAL)
     median: dict[str, float]
     min: dict[str, float] = field(default_factory=dict)
+    #: role -> relative half-width of the 95% confidence interval of its time / zeronet's,
+    #: over the rounds it ran (recorded by the stopping rule).
+    ratio_ci: dict[str, float] | None = field(default=None, metadata=OPTIONAL)
     #: The sum over all rounds (the full sine run: one round per epoch).
     total: dict[str, float] | None = field(default=None, metadata=OPTIONAL)
 

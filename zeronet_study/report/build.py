@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from zeronet.data.sine import CSV_NAMES, SEED, generate_sine_csvs, sha256_of
 from zeronet_study.bench import engine as bench
+from zeronet_study.bench.records import BenchRecord
 from zeronet_study.machine import describe
 from zeronet_study.progress import (
     BENCH_SECONDS,
@@ -91,6 +93,58 @@ def _steps(config: RunConfig, data: Dataset) -> int:
     return config.epochs * math.ceil(len(data.x_train) / config.batch_size)
 
 
+def _untimed_left(cpu_seconds: float, timed_seconds: float, jobs: int, cases: int) -> float:
+    """The untimed cases' estimated wall time once the timed work is done.
+
+    ``jobs - 1`` workers run them during the timed work, all ``jobs`` after it.
+    """
+    workers = max(1, min(jobs, cases))
+    done_meanwhile = (workers - 1) * timed_seconds
+    return max(cpu_seconds - done_meanwhile, 0.1 * cpu_seconds) / workers
+
+
+def timed_work(runs: dict[str, RunConfig], sine: Dataset, mnist: Dataset | None,
+               figure: Callable[..., None], shown: RunProgress, bench_plan: bench.Plan, *,
+               threads: int) -> tuple[dict[str, Any], BenchRecord]:
+    """The main runs (both frameworks, timed) and the benchmarks, with their figures."""
+    main_results: list[RunResult] = []
+    records = {}
+    for config in runs.values():
+        data = mnist if config.task == "mnist" else sine
+        assert data is not None
+        with shown.part(config.name, config.epochs, "epochs") as bar:
+            result = run_main(config, data, progress=bar)
+        main_results.append(result)
+        records[config.name] = summaries.run_record(result, data)
+        figure(f"loss_{config.name}", figures.loss_curves, result)
+        if config.task == "sine":
+            figure(f"predictions_{config.name}", figures.predictions, result, data.x_test,
+                   data.y_test)
+        else:
+            predicted = np.argmax(result.test_outputs[0], axis=1)
+            figure("mnist_confusion", figures.confusion_matrix, data.y_test, predicted,
+                   f"{config.title}: test-set confusion matrix (zeronet)")
+            figure("mnist_misclassified", figures.misclassified, data.x_test, data.y_test,
+                   predicted,
+                   f"{config.title}: misclassified test digits (index: true→predicted, zeronet)")
+    figure("weight_difference", figures.weight_difference, main_results)
+
+    bench_stages = 4 * len(bench_plan.dtypes) + 1  # the messages engine.run says
+    with shown.part("benchmarks", bench_stages, "stages") as bar:
+        started: list[str] = []
+
+        def stage(name: str) -> None:  # said as each stage starts: the previous one is done
+            if started:
+                bar.update(1)
+            started.append(name)
+            bar.set_postfix_str(name)
+
+        timed = bench.run(bench_plan, threads=threads, progress=stage)
+    figure("scaling", figures.scaling, timed.scaling,
+           f"{timed.machine.cpu_model}, {threads} thread(s) per framework, {timed.timer}")
+    return records, timed
+
+
 def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads: int,
             jobs: int, progress: bool, thread_info: dict[str, Any],
             progress_file: TextIO | None = None) -> Results:
@@ -117,58 +171,25 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
     cases = [c for c in cases if mnist is not None or c.config.task != "mnist"]
     unique = abl.unique_cases(cases).values()
     bench_plan = bench.QUICK if quick_mode else bench.FULL
-    bench_stages = 4 * len(bench_plan.dtypes) + 1  # the messages engine.run says
     parts = {config.name: training_seconds(config.task,
                                            _steps(config, mnist if config.task == "mnist"
                                                   else sine), ("zeronet", "torch"))
              for config in runs.values()}
     parts["benchmarks"] = BENCH_SECONDS[quick_mode]
-    parts["ablation and sensitivity"] = sum(
+    parts["ablation and sensitivity"] = _untimed_left(sum(
         training_seconds(c.config.task, _steps(c.config, mnist if c.config.task == "mnist"
                                                else sine), ("zeronet",))
-        for c in unique) / max(1, min(jobs, len(unique)))
+        for c in unique), sum(parts.values()), jobs, len(unique))
     parts["seed checks"] = SEED_CHECK_SECONDS
     shown = RunProgress(parts, enabled=progress, file=progress_file)
 
     figs: dict[str, str] = {}
     figure("sine_data", figures.sine_data, sine)
-    main_results: list[RunResult] = []
-    records = {}
-    for config in runs.values():
-        data = mnist if config.task == "mnist" else sine
-        assert data is not None
-        with shown.part(config.name, config.epochs, "epochs") as bar:
-            result = run_main(config, data, progress=bar)
-        main_results.append(result)
-        records[config.name] = summaries.run_record(result, data)
-        figure(f"loss_{config.name}", figures.loss_curves, result)
-        if config.task == "sine":
-            figure(f"predictions_{config.name}", figures.predictions, result, data.x_test,
-                   data.y_test)
-        else:
-            predicted = np.argmax(result.test_outputs[0], axis=1)
-            figure("mnist_confusion", figures.confusion_matrix, data.y_test, predicted,
-                   f"{config.title}: test-set confusion matrix (zeronet)")
-            figure("mnist_misclassified", figures.misclassified, data.x_test, data.y_test,
-                   predicted,
-                   f"{config.title}: misclassified test digits (index: true→predicted, zeronet)")
-    figure("weight_difference", figures.weight_difference, main_results)
-
-    with shown.part("benchmarks", bench_stages, "stages") as bar:
-        started: list[str] = []
-
-        def stage(name: str) -> None:  # said as each stage starts: the previous one is done
-            if started:
-                bar.update(1)
-            started.append(name)
-            bar.set_postfix_str(name)
-
-        timed = bench.run(bench_plan, threads=threads, progress=stage)
-    figure("scaling", figures.scaling, timed.scaling,
-           f"{timed.machine.cpu_model}, {threads} thread(s) per framework, {timed.timer}")
-
-    with shown.part("ablation and sensitivity", len(unique), "runs") as bar:
-        entries = abl.run_cases(cases, sine_dir, jobs=jobs, progress=bar)
+    # The ablation is not timed: its cases start now, on the cores the timing leaves free.
+    with abl.Background(cases, sine_dir, jobs=jobs) as background:
+        records, timed = timed_work(runs, sine, mnist, figure, shown, bench_plan, threads=threads)
+        with shown.part("ablation and sensitivity", len(unique), "runs") as bar:
+            entries = background.results(progress=bar)
     ablation = [e for e in entries if e.study == "ablation"]
     sensitivity = [e for e in entries if e.study != "ablation"]
 

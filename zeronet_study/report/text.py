@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from zeronet_study.bench.records import WIDTH_SERIES_BATCH
-from zeronet_study.bench.table import TARGETS, format_seconds, markdown, speedup
+from zeronet_study.bench.table import TARGETS, TUNED, format_seconds, markdown, speedup
 from zeronet_study.report import machines
 from zeronet_study.report.results import Results, RunRecord, Spread
 from zeronet_study.report.summaries import PARITY_TARGET
@@ -134,6 +134,10 @@ class Facts:
         epochs = self.results.bench.plan.sine_epochs
         return {k: v / epochs / 10 * 1e6 for k, v in totals.items()}
 
+    def has_natural_loop(self) -> bool:
+        """Whether the benchmark table has the natural loop's row (records since issue 13)."""
+        return any(TUNED in r.median for r in self.results.bench.rows)
+
     def mnist_epochs(self) -> list[tuple[str, dict[str, float]]]:
         """(dtype, median seconds per role) of each MNIST epoch row."""
         bench = self.results.bench
@@ -204,5 +208,6 @@ def render(results: Results) -> str:
         r=results, f=Facts(results), seed=SEED_RESULTS, target=PARITY_TARGET,
         errata_link=ERRATA_LINK, formula_labels=FORMULA_LABELS,
         sine_target=TARGETS["sine_run_speedup"], width_series_batch=WIDTH_SERIES_BATCH,
-        bench_markdown=markdown(results.bench.rows) if results.bench else "",
+        bench_markdown=markdown(results.bench.rows, results.bench.targets) if results.bench
+        else "",
         table=lambda table_id: render_table(table_id, results.tables[table_id]))

@@ -8,17 +8,21 @@ shuffle seeds and data samples, to see how far a single run's last-epoch
 numbers (what the seed's tables report) scatter.
 
 Cases are independent, so they run in worker processes (``jobs``); each
-worker uses one BLAS thread. Nothing here is timed.
+worker uses one BLAS thread. Nothing here is timed, so the report starts
+them before its timed work (:class:`Background`): one core times, the other
+runs cases; once the timing is done, every core runs cases.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -181,7 +185,8 @@ def run_case(case: Case, sine_dir: str) -> CaseResult:
     """Train one case (zeronet only) and summarise it: final, best and late-average values."""
     data = _dataset(case, sine_dir)
     trainer = build_trainer(case.config, FORMULAS[case.formulas])
-    history = train(case.config, [trainer], data).histories[0]
+    history = train(case.config, [trainer], data,
+                    train_set_every_epoch=False).histories[0]  # the summary reads the last
     batches_per_epoch = math.ceil(len(data.x_train) / case.config.batch_size)
     last = max(1, min(100, case.config.epochs // 20))
     finite_test = [v for v in history.test_loss if math.isfinite(v)]
@@ -211,11 +216,16 @@ def _cost(case: Case) -> float:
 
 
 def unique_cases(cases: Sequence[Case]) -> dict[tuple[Any, ...], Case]:
-    """The distinct cases by key, longest first (better packing into the worker processes)."""
+    """Each distinct case once, by key, the longest first (better packing onto the workers)."""
     unique: dict[tuple[Any, ...], Case] = {}
     for case in sorted(cases, key=_cost, reverse=True):
         unique.setdefault(case.key, case)
     return unique
+
+
+def _in_order(cases: Sequence[Case], done: dict[tuple[Any, ...], CaseResult]) -> list[CaseResult]:
+    return [dataclasses.replace(done[case.key], study=case.study, group=case.group,
+                                label=case.label) for case in cases]
 
 
 def run_cases(cases: Sequence[Case], sine_dir: str | Path, *, jobs: int = 1,
@@ -243,8 +253,101 @@ def run_cases(cases: Sequence[Case], sine_dir: str | Path, *, jobs: int = 1,
                 advance(1)
         finally:  # on an error, drop the queued runs instead of finishing them
             pool.shutdown(wait=True, cancel_futures=True)
-    return [dataclasses.replace(done[case.key], study=case.study, group=case.group,
-                                label=case.label) for case in cases]
+    return _in_order(cases, done)
+
+
+class Background:
+    """The cases running in ``jobs`` worker processes while this process does timed work.
+
+    Until :meth:`results` is called, at most ``jobs - 1`` cases run at a
+    time, so that the caller's timing keeps a core to itself; then all
+    ``jobs``. A feeder thread hands the cases to the pool, longest first, as
+    places free up; it sleeps between (it wakes when a case ends), so it takes
+    nothing from the timing. Leaving the ``with`` block, by an error or Ctrl-C
+    too, drops the cases not started and waits for the running ones.
+
+    For ``jobs`` = 1 nothing starts early: :meth:`results` runs the cases in
+    this process (:func:`run_cases`).
+    """
+
+    def __init__(self, cases: Sequence[Case], sine_dir: str | Path, *, jobs: int,
+                 runner: Callable[[Case, str], CaseResult] = run_case) -> None:
+        self.cases, self.sine_dir, self.jobs, self.runner = list(cases), str(sine_dir), jobs, runner
+        self._todo = collections.deque(unique_cases(self.cases).items())
+        self._futures: dict[tuple[Any, ...], Future] = {}
+        self._limit = jobs - 1
+        self._closed = False
+        self._wake = threading.Condition()
+        self._pool: ProcessPoolExecutor | None = None
+        self._feeder: threading.Thread | None = None
+
+    def __enter__(self) -> Background:
+        if self.jobs > 1 and self._todo:
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                             mp_context=get_context("spawn"),
+                                             initializer=limit_worker)
+            self._feeder = threading.Thread(target=self._feed, name="ablation feeder",
+                                            daemon=True)
+            self._feeder.start()
+        return self
+
+    def _running(self) -> int:
+        return sum(not f.done() for f in self._futures.values())
+
+    def _feed(self) -> None:
+        with self._wake:
+            while self._todo and not self._closed:
+                while self._todo and self._running() < self._limit:
+                    key, case = self._todo.popleft()
+                    future = self._pool.submit(self.runner, case, self.sine_dir)
+                    future.add_done_callback(self._notify)
+                    self._futures[key] = future
+                if self._todo:
+                    self._wake.wait()
+
+    def _notify(self, _: Future | None = None) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def started(self) -> int:
+        """How many cases were handed to a worker so far."""
+        with self._wake:
+            return len(self._futures)
+
+    def results(self, *, progress: Part | None = None) -> list[CaseResult]:
+        """Every case's result, in the order of ``cases``: from now on on all ``jobs`` workers.
+
+        ``progress``: the bar of the study (one unit per distinct case; those
+        that ended in the background count at once).
+        """
+        if self._pool is None:
+            return run_cases(self.cases, self.sine_dir, jobs=1, progress=progress,
+                             runner=self.runner)
+        with self._wake:
+            self._limit = self.jobs
+            self._wake.notify()
+        n_unique = len(self._futures) + len(self._todo)
+        advance = progress.update if progress is not None else (lambda n=1: None)
+        done: dict[tuple[Any, ...], CaseResult] = {}
+        while len(done) < n_unique:
+            with self._wake:
+                pending = {f: k for k, f in self._futures.items() if k not in done}
+                if not pending:  # the feeder is handing out the next ones
+                    self._wake.wait(timeout=0.1)
+                    continue
+            for future in as_completed(pending):
+                done[pending[future]] = future.result()
+                advance(1)
+        return _in_order(self.cases, done)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._feeder is not None:
+            self._feeder.join()
+        if self._pool is not None:  # on an error, drop the queued runs instead of finishing them
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def default_jobs() -> int:
