@@ -29,6 +29,9 @@ from tqdm import tqdm
 #: measured on the machine class of the committed report (rough: only ratios matter).
 STEP_SECONDS = {("sine", "zeronet"): 2.5e-4, ("sine", "torch"): 5e-4,
                 ("mnist", "zeronet"): 6e-3, ("mnist", "torch"): 7e-3}
+#: Seconds a main run costs besides its steps: warming up, evaluating, drawing its figures
+#: (as above; without it a quick run's first parts, all overhead, would read as a slow machine).
+RUN_SECONDS = 1.5
 #: Seconds of ``zeronet_study.bench.engine.run`` for its full and its quick plan (as above).
 BENCH_SECONDS = {False: 110.0, True: 5.0}
 #: Seconds of the checker run on the seed's formulas (section 5).

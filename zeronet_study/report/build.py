@@ -28,6 +28,7 @@ from zeronet_study.bench.records import BenchRecord
 from zeronet_study.machine import describe
 from zeronet_study.progress import (
     BENCH_SECONDS,
+    RUN_SECONDS,
     SEED_CHECK_SECONDS,
     Part,
     RunProgress,
@@ -171,10 +172,9 @@ def collect(tmp: Path, runs: dict[str, RunConfig], *, quick_mode: bool, threads:
     cases = [c for c in cases if mnist is not None or c.config.task != "mnist"]
     unique = abl.unique_cases(cases).values()
     bench_plan = bench.QUICK if quick_mode else bench.FULL
-    parts = {config.name: training_seconds(config.task,
-                                           _steps(config, mnist if config.task == "mnist"
-                                                  else sine), ("zeronet", "torch"))
-             for config in runs.values()}
+    parts = {config.name: RUN_SECONDS + training_seconds(
+        config.task, _steps(config, mnist if config.task == "mnist" else sine),
+        ("zeronet", "torch")) for config in runs.values()}
     parts["benchmarks"] = BENCH_SECONDS[quick_mode]
     parts["ablation and sensitivity"] = _untimed_left(sum(
         training_seconds(c.config.task, _steps(c.config, mnist if c.config.task == "mnist"
