@@ -10,6 +10,27 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+class DestinationError(OSError):
+    """A path that a file cannot be written to (found before any work is done)."""
+
+
+def check_destination(path: Path) -> Path:
+    """``path`` if a file can be written there; DestinationError, in one line, if not.
+
+    Called before work whose result goes to ``path`` (e.g. before training
+    starts), so that a missing or read-only folder, or a path that is a
+    folder, is reported at once rather than after an epoch.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DestinationError(f"{path}: folder {directory} does not exist")
+    if path.exists() and not path.is_file():
+        raise DestinationError(f"{path}: exists and is not a regular file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise DestinationError(f"{path}: folder {directory} is not writable")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into; it becomes ``path`` only on success.

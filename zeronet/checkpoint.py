@@ -41,6 +41,8 @@ VERSION = 1
 META_KEY = "meta"
 MODEL_PREFIX = "model/"
 OPTIMIZER_PREFIX = "optimizer/state/"
+#: The longest str value a checkpoint's progress may hold.
+MAX_TEXT = 200
 
 
 class CheckpointError(ValueError):
@@ -52,8 +54,10 @@ def save_checkpoint(path: str | os.PathLike[str], model: Module,
                     progress: Mapping[str, int | float] | None = None) -> Path:
     """Write ``model`` (and ``optimizer``, ``loader``, ``progress``) to ``path``, atomically.
 
-    ``progress`` holds the caller's counters (e.g. ``{"epoch": 2, "step": 37}``):
-    string keys, int or finite float values; :func:`load_checkpoint` returns it.
+    ``progress`` holds the caller's counters and settings (e.g. ``{"epoch": 2,
+    "step": 37, "optimizer": "adam"}``): string keys; int, finite float or short
+    str values (at most ``MAX_TEXT`` characters). :func:`load_checkpoint` returns
+    it; :func:`read_progress` reads it alone, before a model exists.
     Returns ``path`` as a ``Path``. The file is written exactly at ``path``
     (no suffix is added).
     """
@@ -107,7 +111,7 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def load_checkpoint(path: str | os.PathLike[str], model: Module,
                     optimizer: Optimizer | None = None, *,
-                    loader: DataLoader | None = None) -> dict[str, int | float]:
+                    loader: DataLoader | None = None) -> dict[str, int | float | str]:
     """Restore ``model`` (and ``optimizer``, ``loader``) from ``path``; return the progress.
 
     Everything is checked first: the format and version, that the model's
@@ -183,6 +187,18 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, meta
 
 
+def read_progress(path: str | os.PathLike[str]) -> dict[str, int | float | str]:
+    """The ``progress`` stored in the checkpoint at ``path``, without touching any model.
+
+    The whole file is checked as :func:`load_checkpoint` checks its format
+    (CheckpointError naming the file otherwise); the arrays are not compared
+    with anything, as there is no model yet. A caller reads what a checkpoint
+    was written with (its settings in ``progress``) before building the model.
+    """
+    path = Path(path)
+    return dict(_read(path)[1]["progress"])
+
+
 def _checked_array(path: Path, key: str, value: np.ndarray, shape: tuple[int, ...],
                    dtype: np.dtype) -> np.ndarray:
     """``value`` if it has exactly this shape and dtype (its parameter's) and is finite."""
@@ -253,20 +269,23 @@ def _checked_optimizer_state(path: Path, arrays: dict[str, np.ndarray], meta: di
     return {"state": state, "param_groups": groups}
 
 
-def _checked_progress(progress: Mapping[str, Any] | None, name: str) -> dict[str, int | float]:
+def _checked_progress(progress: Mapping[str, Any] | None,
+                      name: str) -> dict[str, int | float | str]:
     if progress is None:
         return {}
     if not isinstance(progress, Mapping):
-        raise TypeError(f"{name}: expected a mapping of str -> int/float, "
+        raise TypeError(f"{name}: expected a mapping of str -> int/float/str, "
                         f"got {type(progress).__name__}")
-    out: dict[str, int | float] = {}
+    out: dict[str, int | float | str] = {}
     for key, value in progress.items():
         if isinstance(value, np.generic):
             value = value.item()
-        if not isinstance(key, str) or isinstance(value, bool) \
-                or not isinstance(value, (int, float)) \
-                or (isinstance(value, float) and not math.isfinite(value)):
-            raise ValueError(f"{name}[{key!r}]: expected a str key and an int or finite "
-                             f"float, got {value!r}")
+        text = isinstance(value, str) and len(value) <= MAX_TEXT
+        number = not isinstance(value, bool) and isinstance(value, (int, float)) \
+            and not (isinstance(value, float) and not math.isfinite(value))
+        if not isinstance(key, str) or not (text or number):
+            raise ValueError(f"{name}[{key!r}]: expected a str key and an int, a finite "
+                             f"float or a str of at most {MAX_TEXT} characters, "
+                             f"got {value!r:.80}")
         out[key] = value
     return out
