@@ -40,7 +40,8 @@ _IDX_DTYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-_CHUNK_BYTES = 1 << 20  # bytes inflated or read per call: what a read costs beyond the array
+#: Bytes inflated or read per call: a read costs a few of these beyond the array.
+CHUNK_BYTES = 1 << 18
 #: Trailing bytes counted (and discarded) past a payload's end, for the error message;
 #: beyond this the message says "more than".
 TRAILING_COUNT_LIMIT = 1 << 24
@@ -64,9 +65,9 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) ->
     Gzip is detected from the magic bytes ``1f 8b``, not from the file name.
     A header declaring a payload larger than ``max_bytes`` (by default twice
     the 60000 x 28 x 28 MNIST training images) is refused before anything is
-    allocated; otherwise memory is the declared array plus about a megabyte,
-    whatever the file holds, and reading stops a bounded distance past the
-    declared end.
+    allocated; otherwise memory is the declared array plus a few
+    CHUNK_BYTES (about a megabyte), whatever the file holds, and reading
+    stops a bounded distance past the declared end.
 
     Raises:
         OSError: naming ``path``, if it cannot be read (FileNotFoundError if it
@@ -124,7 +125,7 @@ def _scan(path: Path, stream: BinaryIO, *, compressed: bool, max_bytes: int, kee
         given = size - 4 - 4 * len(header.shape)  # a plain file's length says it all
         if given != expected:
             raise ValueError(_length_message(path, header, given, exact=True))
-    buffer = np.empty(expected if keep else min(expected, _CHUNK_BYTES), dtype=np.uint8)
+    buffer = np.empty(expected if keep else min(expected, CHUNK_BYTES), dtype=np.uint8)
     given = _fill(stream, memoryview(buffer), expected, keep=keep)
     if given == expected:
         trailing = _count_rest(stream)
@@ -170,7 +171,7 @@ def _fill(stream: BinaryIO, view: memoryview, expected: int, *, keep: bool) -> i
     ``keep``); return how many there were."""
     given = 0
     while given < expected:
-        size = min(_CHUNK_BYTES, expected - given)
+        size = min(CHUNK_BYTES, expected - given)
         target = view[given:given + size] if keep else view[:size]
         count = stream.readinto(target)
         if not count:
@@ -182,7 +183,7 @@ def _fill(stream: BinaryIO, view: memoryview, expected: int, *, keep: bool) -> i
 def _count_rest(stream: BinaryIO) -> int:
     """How many bytes are left, counted up to TRAILING_COUNT_LIMIT (+1: "more than")."""
     count = 0
-    while count <= TRAILING_COUNT_LIMIT and (chunk := stream.read(_CHUNK_BYTES)):
+    while count <= TRAILING_COUNT_LIMIT and (chunk := stream.read(CHUNK_BYTES)):
         count += len(chunk)
     return count
 
