@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from helpers.localhttp import serving
 
+from zeronet import cli
 from zeronet.data import download, mnist
 from zeronet.data.download import Limits
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
@@ -560,6 +561,29 @@ def test_not_found_is_a_few_short_lines_naming_the_source(
             "Offline? Set ZERONET_DATA_DIR to a folder holding the four files (gzipped or not),",
             "or skip the report's MNIST runs: zeronet report --no-mnist",
             "(through tox: tox -e report -- --no-mnist)."]
+
+
+def test_zeronet_train_prints_the_not_found_lines_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZERONET_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--dataset", "mnist", "--epochs", "1"])
+    lines = capsys.readouterr().err.splitlines()
+    assert info.value.code == 2
+    assert lines[0] == (f"zeronet train: error: MNIST files not found in $ZERONET_DATA_DIR, "
+                        f"{tmp_path}/env (no such folder).")
+    assert 3 <= len(lines) <= 9
+    assert all(len(line) <= 100 + len(str(tmp_path)) for line in lines)
+
+
+def test_zeronet_train_takes_a_data_dir_of_uncompressed_files(
+    fake: FakeMnist, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fake.write_raw(tmp_path / "data")
+    assert cli.main(["train", "--dataset", "mnist", "--epochs", "1", "--data-dir",
+                     str(folder)]) == 0
+    assert "epoch 1/1" in capsys.readouterr().out
 
 
 # --- the cache: only zeronet's own folder is cleaned ----------------------------------------
