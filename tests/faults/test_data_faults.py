@@ -653,6 +653,19 @@ def test_header_declaring_more_than_the_limit_is_refused_unread(tmp_path: Path) 
         read_idx(path)
 
 
+def test_canonical_file_with_trailing_data_is_read_one_byte_past_its_end(
+    fake: FakeMnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = fake.write(tmp_path / "data")
+    long = _gz(_idx(fake.arrays[TRAIN_IMAGES]) + bytes(IMAGE_BYTES))  # one image of trailing data
+    (folder / TRAIN_IMAGES).write_bytes(long)
+    monkeypatch.setitem(mnist.MNIST_SHA256, TRAIN_IMAGES, _sha256(long))  # passes the checksum
+    with pytest.raises(ValueError, match=r"IDX payload has trailing data: expected 78400 bytes "
+                                         r".* got more than 78400: .* the body holds more than "
+                                         r"100\b"):
+        load_mnist(folder)
+
+
 def test_canonical_file_is_read_no_further_than_its_expected_array(
     fake: FakeMnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

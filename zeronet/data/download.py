@@ -3,11 +3,13 @@
 urllib's ``timeout`` only catches a server that goes silent; this loop also
 stops a body that grows past the file's known size (an endless stream), a
 transfer slower than a minimum average rate (a server trickling a byte every
-0.2 s), and one past a deadline per file. The body goes into a temporary file
-beside the destination (:func:`zeronet._files.atomic_file`) and becomes the
-destination only once its size and SHA-256 match; on any failure nothing is
-left. Hand-written over urllib because the standard library has no such loop
-and the project's library depends on NumPy alone.
+0.2 s), and one past a deadline per file (rate and deadline are checked as
+bytes arrive; a silence between them is bounded by the socket timeout). The
+body goes into a temporary file beside the destination
+(:func:`zeronet._files.atomic_file`) and becomes the destination only once its
+size and SHA-256 match; on any failure nothing is left. Hand-written over
+urllib because the standard library has no such loop and the project's library
+depends on NumPy alone.
 """
 
 from __future__ import annotations

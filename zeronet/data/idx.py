@@ -86,13 +86,15 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) ->
     return array
 
 
-def scan_idx(path: Path, *, max_bytes: int, keep: bool,
-             limit_reason: str) -> tuple[IdxHeader, np.ndarray | None]:
+def scan_idx(path: Path, *, max_bytes: int, keep: bool, limit_reason: str,
+             count_trailing: int = TRAILING_COUNT_LIMIT) -> tuple[IdxHeader, np.ndarray | None]:
     """Check ``path`` as :func:`read_idx` does: its header, and its array if ``keep``.
 
     With ``keep=False`` the payload is streamed and discarded (memory: one
     chunk), which is how a file that failed its checksum is diagnosed.
-    ``limit_reason`` says in the error what ``max_bytes`` is. Raises what
+    ``limit_reason`` says in the error what ``max_bytes`` is. Past the
+    declared end, at most ``count_trailing`` + 1 bytes are read to count the
+    trailing data (0: one byte, enough to refuse it). Raises what
     :func:`read_idx` raises.
     """
     with path.open("rb") as raw:
@@ -103,17 +105,17 @@ def scan_idx(path: Path, *, max_bytes: int, keep: bool,
         compressed = magic == _GZIP_MAGIC
         if not compressed:
             return _scan(path, raw, compressed=False, max_bytes=max_bytes, keep=keep,
-                         limit_reason=limit_reason)
+                         limit_reason=limit_reason, count_trailing=count_trailing)
         with gzip.GzipFile(fileobj=raw, mode="rb") as inflated:
             try:
                 return _scan(path, inflated, compressed=True, max_bytes=max_bytes, keep=keep,
-                             limit_reason=limit_reason)
+                             limit_reason=limit_reason, count_trailing=count_trailing)
             except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
                 raise ValueError(f"{path}: corrupt or truncated gzip data: {exc}") from exc
 
 
 def _scan(path: Path, stream: BinaryIO, *, compressed: bool, max_bytes: int, keep: bool,
-          limit_reason: str) -> tuple[IdxHeader, np.ndarray | None]:
+          limit_reason: str, count_trailing: int) -> tuple[IdxHeader, np.ndarray | None]:
     header = _read_header(path, stream, compressed=compressed)
     expected = header.payload_bytes
     if expected > max_bytes:
@@ -124,15 +126,13 @@ def _scan(path: Path, stream: BinaryIO, *, compressed: bool, max_bytes: int, kee
     if not compressed and (size := _regular_file_size(stream)) is not None:
         given = size - 4 - 4 * len(header.shape)  # a plain file's length says it all
         if given != expected:
-            raise ValueError(_length_message(path, header, given, exact=True))
+            raise ValueError(_length_message(path, header, given))
     buffer = np.empty(expected if keep else min(expected, CHUNK_BYTES), dtype=np.uint8)
     given = _fill(stream, memoryview(buffer), expected, keep=keep)
     if given == expected:
-        trailing = _count_rest(stream)
-        if trailing:
-            given += trailing
+        given += _count_rest(stream, count_trailing)
     if given != expected:
-        raise ValueError(_length_message(path, header, given))
+        raise ValueError(_length_message(path, header, given, count_trailing=count_trailing))
     if not keep:
         return header, None
     array = buffer.view(header.dtype.newbyteorder("="))
@@ -180,10 +180,10 @@ def _fill(stream: BinaryIO, view: memoryview, expected: int, *, keep: bool) -> i
     return given
 
 
-def _count_rest(stream: BinaryIO) -> int:
-    """How many bytes are left, counted up to TRAILING_COUNT_LIMIT (+1: "more than")."""
+def _count_rest(stream: BinaryIO, limit: int) -> int:
+    """How many bytes are left, counted up to ``limit`` (+1: "more than")."""
     count = 0
-    while count <= TRAILING_COUNT_LIMIT and (chunk := stream.read(CHUNK_BYTES)):
+    while count <= limit and (chunk := stream.read(min(CHUNK_BYTES, limit + 1 - count))):
         count += len(chunk)
     return count
 
@@ -196,20 +196,23 @@ def _regular_file_size(stream: BinaryIO) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def _length_message(path: Path, header: IdxHeader, given: int, *, exact: bool = False) -> str:
+def _length_message(path: Path, header: IdxHeader, given: int, *,
+                    count_trailing: int | None = None) -> str:
+    """What is wrong with the payload's length; ``count_trailing`` None: ``given`` is exact."""
     expected, shape = header.payload_bytes, header.shape
     problem = "truncated" if given < expected else "has trailing data"
-    more_than = not exact and given - expected > TRAILING_COUNT_LIMIT
-    got = f"more than {expected + TRAILING_COUNT_LIMIT}" if more_than else str(given)
+    more_than = count_trailing is not None and given - expected > count_trailing
+    shown = given - 1 if more_than else given  # counting stopped one byte past the limit
+    more = "more than " if more_than else ""
     record_bytes = math.prod(shape[1:]) * header.dtype.itemsize
     records = (
         f": the header counts {shape[0]} records of {record_bytes} bytes, "
-        f"the body holds {'more than ' if more_than else ''}{given / record_bytes:g}"
+        f"the body holds {more}{shown / record_bytes:g}"
         if record_bytes
         else ""
     )
     return (f"{path}: IDX payload {problem}: expected {expected} bytes "
-            f"(shape {shape}, {header.dtype.itemsize}-byte items), got {got}{records}")
+            f"(shape {shape}, {header.dtype.itemsize}-byte items), got {more}{shown}{records}")
 
 
 def _bad_magic_message(path: Path, data: bytes, *, compressed: bool) -> str:

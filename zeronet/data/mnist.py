@@ -386,8 +386,8 @@ def _read_split(
     shapes = {images_path: (count, *_IMAGE_SHAPE), labels_path: (count,)}
     arrays = []
     for path, shape in shapes.items():
-        try:  # never more than the expected array is read
-            _, array = scan_idx(path, max_bytes=int(np.prod(shape)), keep=True,
+        try:  # never more than the expected array and one byte are read
+            _, array = scan_idx(path, max_bytes=int(np.prod(shape)), keep=True, count_trailing=0,
                                 limit_reason=f"the size of the expected uint8 array {shape}")
         except ValueError as exc:
             raise _UnreadableFileError(str(exc), [path]) from exc
