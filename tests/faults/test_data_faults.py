@@ -27,7 +27,7 @@ import pytest
 from helpers.localhttp import serving
 
 from zeronet import cli
-from zeronet.data import download, mnist
+from zeronet.data import download, mnist, sine
 from zeronet.data.download import Limits
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
 from zeronet.data.sine import CSV_NAMES, generate_sine_csvs, load_sine_csvs
@@ -762,4 +762,25 @@ def test_sine_csv_bytes_that_are_not_utf8_name_the_line(csv_dir: Path) -> None:
 def test_sine_csv_missing_file_is_named(csv_dir: Path) -> None:
     (csv_dir / "y_test.csv").unlink()
     with pytest.raises(FileNotFoundError, match=re.escape(str(csv_dir / "y_test.csv"))):
+        load_sine_csvs(csv_dir)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"1\n" * (sine.MAX_CSV_BYTES // 2) + b"1", "expected a CSV file of at most 1048576 bytes "
+                                                 r"\(MAX_CSV_BYTES\), found a larger one"),
+    (b"1" * (sine.MAX_LINE_CHARS + 1) + b"\n", r"line 1: expected at most 1024 characters "
+                                                r"\(MAX_LINE_CHARS\), found 1025"),
+], ids=["file-too-large", "line-too-long"])
+def test_sine_csv_too_large_is_refused_naming_the_file(
+    csv_dir: Path, content: bytes, message: str
+) -> None:
+    path = csv_dir / "x_test.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}(: |, ){message}"):
+        load_sine_csvs(csv_dir)
+
+
+def test_sine_csv_long_bad_cell_is_shown_cut(csv_dir: Path) -> None:
+    _edit_lines(csv_dir / "y_test.csv", _set_line(4, "x" * 1000 + "\n"))
+    with pytest.raises(ValueError, match=r"line 4: expected a number, found 'x{40}'\.\.\.$"):
         load_sine_csvs(csv_dir)

@@ -268,6 +268,8 @@ def test_a_1_gib_gzip_bomb_is_refused_in_bounded_memory(tmp_path: Path, head: by
         assert result["error"].startswith(("ValueError", "MnistNotFoundError")), result
         assert "train-images-idx3-ubyte.gz" in result["error"], result
         assert result["peak"] < bound, (case, result["peak"])
+    for case in ("data_dir", "env", "cache"):  # the checksum and the diagnosis stream it
+        assert results[case]["peak"] < 16 * MiB, (case, results[case]["peak"])
     assert "are yours" in results["data_dir"]["error"]
     assert "are yours" in results["env"]["error"]
     assert "Deleted it from the zeronet cache" in results["cache"]["error"]
