@@ -33,7 +33,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import zeronet as zn
-from fuzz.harness import FUZZ, Raised, assert_documented, assert_returned, run
+from fuzz.harness import FUZZ, Raised, Returned, assert_documented, assert_returned, run
 from fuzz.test_fuzz_data import IDX_DTYPES, idx_files, parse_idx
 from zeronet.data import idx, sine
 from zeronet.data.sine import CSV_NAMES, generate_sine_csvs, load_sine_csvs
@@ -128,6 +128,19 @@ def test_read_idx_refuses_hostile_files_in_bounded_memory(scratch: Path, data: b
     array = assert_returned(outcome, "read_idx")
     assert (array.shape, array.dtype) == (expected.shape, expected.dtype.newbyteorder("="))
     assert array.tobytes() == expected.astype(array.dtype).tobytes()
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_read_idx_of_big_endian_items_costs_one_array(scratch: Path, compress: bool) -> None:
+    """8 MiB of float64: read into one array and byte-swapped in place, not copied."""
+    array = np.arange(MiB, dtype=">f8")
+    data = idx_header(0x0E, array.shape) + array.tobytes()
+    path = scratch / "floats.idx"
+    path.write_bytes(gzip_member(data) if compress else data)
+    outcome, peak = measured(zn.data.read_idx, path)
+    assert isinstance(outcome, Returned), outcome
+    np.testing.assert_array_equal(outcome.value, array)
+    assert peak <= array.nbytes + 4 * idx.CHUNK_BYTES + 512 * 1024, peak
 
 
 # ---------------------------------------------------------------------------- sine CSVs
