@@ -143,6 +143,16 @@ def test_read_idx_of_big_endian_items_costs_one_array(scratch: Path, compress: b
     assert peak <= array.nbytes + 4 * idx.CHUNK_BYTES + 512 * 1024, peak
 
 
+def test_plain_file_of_the_wrong_length_is_refused_before_allocating(scratch: Path) -> None:
+    """A plain file's length is known: a header declaring 47 MB over 10 bytes costs nothing."""
+    path = scratch / "short.idx"
+    path.write_bytes(idx_header(0x08, (60000, 28, 28)) + bytes(10))
+    outcome, peak = measured(zn.data.read_idx, path)
+    assert isinstance(outcome, Raised)
+    assert "IDX payload truncated: expected 47040000 bytes" in str(outcome.error)
+    assert peak < MiB, peak
+
+
 # ---------------------------------------------------------------------------- sine CSVs
 
 @pytest.fixture(scope="module")
