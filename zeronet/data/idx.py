@@ -123,6 +123,10 @@ def _scan(path: Path, stream: BinaryIO, *, compressed: bool, max_bytes: int, kee
             f"{path}: the IDX header declares shape {header.shape} of "
             f"{header.dtype.itemsize}-byte items, {expected} bytes, more than {limit_reason} "
             f"of {max_bytes} bytes; not reading it")
+    try:
+        np.empty((0,) * len(header.shape))
+    except ValueError as exc:  # more dimensions than numpy allows (64 in numpy 2)
+        raise ValueError(f"{path}: IDX shape {header.shape} not representable: {exc}") from exc
     if not compressed and (size := _regular_file_size(stream)) is not None:
         given = size - 4 - 4 * len(header.shape)  # a plain file's length says it all
         if given != expected:
@@ -138,10 +142,7 @@ def _scan(path: Path, stream: BinaryIO, *, compressed: bool, max_bytes: int, kee
     array = buffer.view(header.dtype.newbyteorder("="))
     if not header.dtype.isnative:
         array.byteswap(inplace=True)  # in place: no second copy of the payload
-    try:
-        return header, array.reshape(header.shape)
-    except ValueError as exc:  # more dimensions than numpy allows (64 in numpy 2)
-        raise ValueError(f"{path}: IDX shape {header.shape} not representable: {exc}") from exc
+    return header, array.reshape(header.shape)
 
 
 def _read_header(path: Path, stream: BinaryIO, *, compressed: bool) -> IdxHeader:
