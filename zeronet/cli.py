@@ -27,7 +27,7 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 
 import zeronet as zn
-from zeronet.data.mnist import MNIST_SHA256, MnistNotFoundError
+from zeronet.data.mnist import MnistNotFoundError, missing_files
 from zeronet.seed_networks import MNIST, SINE
 
 #: The entry-point group whose entries are ``zeronet`` subcommands.
@@ -389,17 +389,18 @@ def _train_data(dataset: str, data_dir: Path | None,
         return (d.x_train.astype(dtype), d.y_train.astype(dtype), d.x_test.astype(dtype),
                 d.y_test.astype(dtype))
     if data_dir is not None:  # only that folder, no download
-        missing = sorted(name for name in MNIST_SHA256 if not (data_dir / name).is_file())
+        missing = sorted(missing_files(data_dir))  # each gzipped or not
         if missing:
             raise UsageError(f"--data-dir: expected a folder holding the four MNIST files, "
                              f"got {str(data_dir)!r}, which lacks {', '.join(missing)}")
     try:
         arrays = (zn.data.load_mnist(data_dir, download=False) if data_dir is not None
                   else zn.data.load_mnist())
-    except MnistNotFoundError as exc:
-        raise UsageError(f"--data-dir: none given and {exc}") from None
-    except ValueError as exc:  # a file that is not the canonical one
-        raise UsageError(f"--data-dir: {exc}") from None
+    except MnistNotFoundError as exc:  # a few lines: the folder read, what it lacks, what to do
+        print(f"zeronet train: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except ValueError as exc:  # a file that is not the canonical one, named with its source
+        raise UsageError(f"--data-dir: {exc}" if data_dir is not None else str(exc)) from None
     x_train, y_train, x_test, y_test = arrays
     return (zn.data.flatten_pixels(x_train, dtype), y_train.astype(np.int64),
             zn.data.flatten_pixels(x_test, dtype), y_test.astype(np.int64))

@@ -228,7 +228,6 @@ LOOKUP_CASES = {
     "explicit-beats-env-and-cache": {"explicit": "real", "env": "decoy", "cache": "decoy"},
     "env-beats-cache": {"env": "real", "cache": "decoy"},
     "cache-when-env-unset": {"cache": "real"},
-    "cache-when-env-incomplete": {"env": "partial", "cache": "real"},
 }
 
 
@@ -259,8 +258,8 @@ def test_explicit_dir_is_the_only_place_searched(
     monkeypatch.setenv("ZERONET_DATA_DIR", str(real_dir))
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(tmp_path / "empty", download=False)
-    assert str(tmp_path / "empty") in str(info.value)
-    assert f"  {real_dir}  (" not in str(info.value)  # not listed among the folders searched
+    assert str(info.value).startswith(f"MNIST files not found in data_dir, {tmp_path}/empty (")
+    assert str(real_dir) not in str(info.value)  # not searched, so not named
 
 
 def test_checksum_mismatch_of_local_file_is_an_error(tmp_path: Path) -> None:
@@ -275,17 +274,23 @@ def test_checksum_mismatch_of_local_file_is_an_error(tmp_path: Path) -> None:
     assert (data_dir / name).read_bytes() == b"decoy " + name.encode()
 
 
-def test_download_false_names_every_folder_searched(
-    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_incomplete_env_folder_is_an_error_though_the_cache_is_complete(
+    real_dir: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env_dir = tmp_path / "env"
-    monkeypatch.setenv("ZERONET_DATA_DIR", str(env_dir))
+    _link_files(real_dir, cache_dir)
+    _link_files(real_dir, tmp_path / "env", NAMES[:3])
+    monkeypatch.setenv("ZERONET_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(MnistNotFoundError, match=rf"\$ZERONET_DATA_DIR, {tmp_path}/env "
+                                                 rf"\(missing {NAMES[3]}\)"):
+        load_mnist()
+
+
+def test_download_false_names_the_cache_and_the_alternatives(cache_dir: Path) -> None:
     with pytest.raises(MnistNotFoundError) as info:
         load_mnist(download=False)
     message = str(info.value)
     for expected in (
-        str(env_dir),
-        str(cache_dir),
+        f"the zeronet cache, {cache_dir} (no such folder)",
         "download=False",
         "ZERONET_DATA_DIR",
         "data_dir",
@@ -294,6 +299,26 @@ def test_download_false_names_every_folder_searched(
         assert expected in message
     assert isinstance(info.value, FileNotFoundError)
     assert not cache_dir.exists()
+
+
+def test_canonical_sizes_are_those_of_the_offline_copy(real_dir: Path) -> None:
+    assert {name: (real_dir / name).stat().st_size for name in NAMES} == mnist.MNIST_BYTES
+
+
+def test_uncompressed_checksums_are_those_of_the_inflated_files(real_dir: Path) -> None:
+    inflated = {name.removesuffix(".gz"): hashlib.sha256(gzip.decompress(
+        (real_dir / name).read_bytes())).hexdigest() for name in NAMES}
+    assert inflated == mnist.MNIST_RAW_SHA256
+
+
+def test_real_uncompressed_files_load_as_the_gzipped_ones(
+    real_dir: Path, real_mnist: tuple[np.ndarray, ...], tmp_path: Path
+) -> None:
+    for name in NAMES:
+        (tmp_path / name.removesuffix(".gz")).write_bytes(gzip.decompress(
+            (real_dir / name).read_bytes()))
+    for mine, reference in zip(load_mnist(tmp_path, download=False), real_mnist, strict=True):
+        np.testing.assert_array_equal(mine, reference)
 
 
 # --- downloading --------------------------------------------------------------

@@ -9,6 +9,7 @@ one line at a time.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -16,6 +17,7 @@ import http.server
 import re
 import socket
 import struct
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,9 @@ import numpy as np
 import pytest
 from helpers.localhttp import serving
 
-from zeronet.data import mnist
+from zeronet import cli
+from zeronet.data import download, mnist, sine
+from zeronet.data.download import Limits
 from zeronet.data.mnist import MnistNotFoundError, load_mnist, read_idx
 from zeronet.data.sine import CSV_NAMES, generate_sine_csvs, load_sine_csvs
 
@@ -62,6 +66,13 @@ class FakeMnist:
             (directory / name).write_bytes(self.files[name])
         return directory
 
+    def write_raw(self, directory: Path, names: list[str] = NAMES) -> Path:
+        """The files uncompressed, as ``gunzip`` leaves them: NAME without .gz."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (directory / name.removesuffix(".gz")).write_bytes(_idx(self.arrays[name]))
+        return directory
+
     def check(self, loaded: tuple[np.ndarray, ...]) -> None:
         for name, array in zip([TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS], loaded,
                                strict=True):
@@ -94,6 +105,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeMnist:
     }
     files = {name: _gz(_idx(array)) for name, array in arrays.items()}
     monkeypatch.setattr(mnist, "MNIST_SHA256", {name: _sha256(files[name]) for name in NAMES})
+    monkeypatch.setattr(mnist, "MNIST_RAW_SHA256",
+                        {name[:-3]: _sha256(_idx(arrays[name])) for name in NAMES})
+    monkeypatch.setattr(mnist, "MNIST_BYTES", {name: len(files[name]) for name in NAMES})
     monkeypatch.setattr(mnist, "_SPLITS", {"train": (TRAIN_IMAGES, TRAIN_LABELS, N_TRAIN),
                                            "test": (TEST_IMAGES, TEST_LABELS, N_TEST)})
     return FakeMnist(arrays, files)
@@ -108,6 +122,9 @@ class Mirror:
     files: dict[str, bytes]
     cut_after: dict[str, int] = field(default_factory=dict)
     requested: list[str] = field(default_factory=list)
+    #: name -> what the server does instead (a hostile mirror: see HOSTILE below)
+    serve: dict[str, Callable[[http.server.BaseHTTPRequestHandler, bytes], None]] = field(
+        default_factory=dict)
 
 
 @pytest.fixture
@@ -120,6 +137,10 @@ def mirror(fake: FakeMnist, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]
             body = state.files.get(self.path.removeprefix("/mnist/"))
             if body is None:
                 self.send_error(404)
+                return
+            if (hostile := state.serve.get(self.path.removeprefix("/mnist/"))) is not None:
+                with contextlib.suppress(OSError):  # the client hangs up: that is the point
+                    hostile(self, body)
                 return
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -254,8 +275,8 @@ def test_images_and_labels_counts_that_disagree(
 
 def test_missing_file_in_user_folder_is_named(fake: FakeMnist, tmp_path: Path) -> None:
     folder = fake.write(tmp_path / "data", [TEST_IMAGES, TRAIN_IMAGES, TRAIN_LABELS])
-    with pytest.raises(MnistNotFoundError, match=rf"{re.escape(str(folder))}  \(missing "
-                                                 rf"{re.escape(TEST_LABELS)}\)"):
+    with pytest.raises(MnistNotFoundError, match=rf"in data_dir, {re.escape(str(folder))} "
+                                                 rf"\(missing {re.escape(TEST_LABELS)}\)"):
         load_mnist(folder, download=False)
 
 
@@ -300,7 +321,7 @@ def test_bad_file_in_cache_is_deleted_without_download(
     message = str(info.value)
     assert re.search(f"{re.escape(str(cache_dir / TRAIN_IMAGES))}.*{reason}", message), message
     assert "Deleted it from the zeronet cache.\nNot downloading (download=False)." in message
-    assert f"{cache_dir}  (missing {TRAIN_IMAGES})" in message
+    assert f"the zeronet cache, {cache_dir} (missing {TRAIN_IMAGES})" in message
     assert sorted(p.name for p in cache_dir.iterdir()) == sorted(set(NAMES) - {TRAIN_IMAGES})
 
 
@@ -352,24 +373,309 @@ def test_keyboard_interrupt_mid_download_leaves_no_temp_file(
     fake: FakeMnist, mirror: Mirror, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen_mid_download: list[list[str]] = []
-    read = http.client.HTTPResponse.read
+    read1 = http.client.HTTPResponse.read1
 
-    def read_then_ctrl_c(self: http.client.HTTPResponse, amt: int | None = None) -> bytes:
+    def read_then_ctrl_c(self: http.client.HTTPResponse, amt: int = -1) -> bytes:
         if seen_mid_download:
             raise KeyboardInterrupt
         seen_mid_download.append([p.name for p in cache_dir.iterdir()])
-        return read(self, 100)
+        return read1(self, 100)
 
     with monkeypatch.context() as patch:
-        patch.setattr(http.client.HTTPResponse, "read", read_then_ctrl_c)
+        patch.setattr(http.client.HTTPResponse, "read1", read_then_ctrl_c)
         with pytest.raises(KeyboardInterrupt):
             load_mnist()
     [names] = seen_mid_download
     assert len(names) == 1
     assert names[0].startswith(f".{TEST_IMAGES}.")
-    assert names[0].endswith(".part")  # the temp file existed mid-download ...
+    assert "part" in names[0]  # the temp file existed mid-download ...
     assert list(cache_dir.iterdir()) == []  # ... and is gone
     fake.check(load_mnist())
+
+
+# --- hostile mirrors: bounded in bytes and in time ---------------------------------------
+
+def _send(handler: http.server.BaseHTTPRequestHandler, length: int | None) -> None:
+    handler.send_response(200)
+    if length is not None:
+        handler.send_header("Content-Length", str(length))
+    handler.end_headers()
+
+
+def _for(seconds: float, interval: float, write: Callable[[], None]) -> None:
+    """Call ``write`` every ``interval`` s until ``seconds`` have passed (or the client left)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        write()
+        time.sleep(interval)
+
+
+def _announce_256_mib(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    _send(handler, 256 << 20)
+    _for(5, 0.01, lambda: handler.wfile.write(bytes(1 << 16)))
+
+
+def _endless(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    _send(handler, None)  # no Content-Length: the body ends when the server closes, never
+    _for(10, 0, lambda: handler.wfile.write(bytes(1 << 16)))
+
+
+def _one_byte_too_many(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    _send(handler, None)
+    handler.wfile.write(body + b"\0")
+
+
+def _trickle(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    _send(handler, len(body))
+    chunks = iter(body)
+    _for(10, 0.2, lambda: handler.wfile.write(bytes([next(chunks)])) or handler.wfile.flush())
+
+
+def _steady_but_slow(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    _send(handler, len(body))
+    chunks = iter(range(0, len(body), 100))
+    _for(10, 0.02, lambda: handler.wfile.write(body[next(chunks):][:100]) or handler.wfile.flush())
+
+
+FAST_FAIL = Limits(timeout=5, min_rate=1e6, grace=0.5, deadline=30)  # trickles: too slow
+SHORT_DEADLINE = Limits(timeout=5, min_rate=0, grace=0, deadline=0.5)  # any rate, 0.5 s
+# name -> (what the mirror does, the limits, what the error says, seconds it may take)
+HOSTILE = {
+    "announces-256-MiB": (_announce_256_mib, Limits(),
+                          r"the server announces 268435456 bytes \(Content-Length\), more than "
+                          "the {size} bytes of {name}; not downloading it", 1.0),
+    "endless-body": (_endless, Limits(), "the server sent more than the {size} bytes of {name}; "
+                                         "stopped reading", 2.0),
+    "one-byte-too-many": (_one_byte_too_many, Limits(), "the server sent more than the {size} "
+                                                        "bytes of {name}; stopped reading", 1.0),
+    "trickle": (_trickle, FAST_FAIL, r"download too slow: \d+ bytes in 0\.\d s, below the "
+                                     "minimum average of 1e\\+06 bytes/s", 2.0),
+    "deadline": (_steady_but_slow, SHORT_DEADLINE, "download took longer than the deadline of "
+                                                   r"0\.5 s per file \(\d+ of {size} bytes", 2.0),
+}
+
+
+@pytest.mark.parametrize(("hostile", "limits", "reason", "seconds"), HOSTILE.values(),
+                         ids=HOSTILE)
+def test_hostile_mirror_is_given_up_and_leaves_nothing(
+    fake: FakeMnist, mirror: Mirror, tmp_path: Path, hostile: Callable[..., None],
+    limits: Limits, reason: str, seconds: float,
+) -> None:
+    name = TEST_IMAGES
+    mirror.serve[name] = hostile
+    target = tmp_path / "target"
+    start = time.monotonic()
+    with pytest.raises(mnist._DownloadError) as info:
+        mnist._download(name, target, limits=limits)
+    took = time.monotonic() - start
+    [failure] = info.value.failures
+    expected = reason.format(size=len(fake.files[name]), name=name)
+    assert re.fullmatch(f"{re.escape(mirror.url)}/mnist/{name}: {expected}.*", failure), failure
+    assert took < seconds, f"gave up after {took:.2f} s"
+    assert list(target.iterdir()) == []  # neither the file nor its temporary file
+
+
+def test_download_limits_are_the_module_constants_by_default() -> None:
+    assert Limits() == Limits(timeout=download.DOWNLOAD_TIMEOUT,
+                              min_rate=download.DOWNLOAD_MIN_RATE,
+                              grace=download.DOWNLOAD_GRACE, deadline=download.DOWNLOAD_DEADLINE)
+    assert (download.DOWNLOAD_MIN_RATE, download.DOWNLOAD_GRACE,
+            download.DOWNLOAD_DEADLINE) == (8 * 1024, 10.0, 120.0)
+
+
+# --- uncompressed files ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("gzipped", [[], [TRAIN_IMAGES, TEST_LABELS]], ids=["raw", "mixed"])
+def test_uncompressed_files_load(fake: FakeMnist, tmp_path: Path, gzipped: list[str]) -> None:
+    folder = fake.write_raw(tmp_path / "data", [n for n in NAMES if n not in gzipped])
+    fake.write(folder, gzipped)
+    fake.check(load_mnist(folder, download=False))
+
+
+def test_gzipped_file_is_read_when_both_are_there(fake: FakeMnist, tmp_path: Path) -> None:
+    folder = fake.write(fake.write_raw(tmp_path / "data"))
+    (folder / TRAIN_IMAGES.removesuffix(".gz")).write_bytes(b"not read")
+    fake.check(load_mnist(folder, download=False))
+
+
+def test_bad_uncompressed_file_in_user_folder_is_an_error_and_kept(
+    fake: FakeMnist, tmp_path: Path
+) -> None:
+    folder = fake.write_raw(tmp_path / "data")
+    raw = folder / TRAIN_LABELS.removesuffix(".gz")
+    raw.write_bytes(raw.read_bytes()[:-1])
+    with pytest.raises(ValueError, match=rf"SHA-256 mismatch for {re.escape(str(raw))}: .*IDX "
+                                         "payload truncated.* are yours"):
+        load_mnist(folder)
+    assert len(raw.read_bytes()) == len(_idx(fake.arrays[TRAIN_LABELS])) - 1
+
+
+def test_bad_uncompressed_file_in_cache_is_deleted(fake: FakeMnist, cache_dir: Path) -> None:
+    fake.write_raw(cache_dir)
+    (cache_dir / TEST_IMAGES.removesuffix(".gz")).write_bytes(b"\0\0\x08\x01")
+    with pytest.raises(MnistNotFoundError, match="Deleted it from the zeronet cache"):
+        load_mnist(download=False)
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(
+        n.removesuffix(".gz") for n in NAMES if n != TEST_IMAGES)
+
+
+# --- ZERONET_DATA_DIR: the only source when set ---------------------------------------------
+
+def test_env_folder_is_the_only_source_no_cache_no_download(
+    fake: FakeMnist, mirror: Mirror, tmp_path: Path, cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake.write(cache_dir)  # a complete cache, and a mirror: neither is used
+    env_dir = fake.write(tmp_path / "env", [TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES])
+    monkeypatch.setenv("ZERONET_DATA_DIR", str(env_dir))
+    with pytest.raises(MnistNotFoundError) as info:
+        load_mnist()  # download allowed, yet not done
+    assert str(info.value).splitlines()[:2] == [
+        f"MNIST files not found in $ZERONET_DATA_DIR, {env_dir} (missing {TRAIN_LABELS}).",
+        "$ZERONET_DATA_DIR, when set, is the only folder read: no cache, no download."]
+    assert mirror.requested == []
+    assert sorted(p.name for p in env_dir.iterdir()) == [TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES]
+
+
+def _lines_of(error: BaseException) -> list[str]:
+    return str(error).splitlines()
+
+
+@pytest.mark.parametrize("where", ["env", "cache-offline", "cache-no-download"])
+def test_not_found_is_a_few_short_lines_naming_the_source(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "env":
+        monkeypatch.setenv("ZERONET_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(MnistNotFoundError) as info:
+        load_mnist(download=where != "cache-no-download")
+    lines = _lines_of(info.value)
+    source = "$ZERONET_DATA_DIR" if where == "env" else "the zeronet cache"
+    folder = tmp_path / "env" if where == "env" else cache_dir
+    state = "none of the four files" if where == "cache-offline" else "no such folder"
+    assert lines[0] == f"MNIST files not found in {source}, {folder} ({state})."
+    assert len(lines) <= 9, lines
+    assert all(len(line) <= 100 + len(str(tmp_path)) for line in lines), lines
+    if where == "cache-offline":
+        assert lines[-3:] == [
+            "Offline? Set ZERONET_DATA_DIR to a folder holding the four files (gzipped or not),",
+            "or skip the report's MNIST runs: zeronet report --no-mnist",
+            "(through tox: tox -e report -- --no-mnist)."]
+
+
+def test_zeronet_train_prints_the_not_found_lines_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZERONET_DATA_DIR", str(tmp_path / "env"))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--dataset", "mnist", "--epochs", "1"])
+    lines = capsys.readouterr().err.splitlines()
+    assert info.value.code == 2
+    assert lines[0] == (f"zeronet train: error: MNIST files not found in $ZERONET_DATA_DIR, "
+                        f"{tmp_path}/env (no such folder).")
+    assert 3 <= len(lines) <= 9
+    assert all(len(line) <= 100 + len(str(tmp_path)) for line in lines)
+
+
+def test_zeronet_train_takes_a_data_dir_of_uncompressed_files(
+    fake: FakeMnist, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fake.write_raw(tmp_path / "data")
+    assert cli.main(["train", "--dataset", "mnist", "--epochs", "1", "--data-dir",
+                     str(folder)]) == 0
+    assert "epoch 1/1" in capsys.readouterr().out
+
+
+# --- the cache: only zeronet's own folder is cleaned ----------------------------------------
+
+@pytest.mark.parametrize("link", ["mnist", "zeronet"])
+def test_cache_that_is_a_symlink_into_a_users_folder_is_never_cleaned(
+    fake: FakeMnist, tmp_path: Path, cache_dir: Path, link: str
+) -> None:
+    users = fake.write(tmp_path / "users" / "mnist")
+    (users / TRAIN_IMAGES).write_bytes(b"the user's own file")
+    linked = cache_dir if link == "mnist" else cache_dir.parent
+    linked.parent.mkdir(parents=True)
+    linked.symlink_to(users if link == "mnist" else users.parent)
+    with pytest.raises(ValueError, match=f"leads to {re.escape(str(users))} through a symlink, "
+                                         "so its files are yours"):
+        load_mnist()
+    assert (users / TRAIN_IMAGES).read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in users.iterdir()) == sorted(NAMES)
+
+
+def test_cache_file_that_is_a_symlink_is_unlinked_not_its_target(
+    fake: FakeMnist, mirror: Mirror, tmp_path: Path, cache_dir: Path
+) -> None:
+    users = fake.write(tmp_path / "users")
+    (users / TRAIN_IMAGES).write_bytes(b"the user's own file")
+    cache_dir.mkdir(parents=True)
+    for name in NAMES:
+        (cache_dir / name).symlink_to(users / name)
+    with pytest.warns(UserWarning, match="Deleted it from the zeronet cache"):
+        fake.check(load_mnist())
+    assert (users / TRAIN_IMAGES).read_bytes() == b"the user's own file"
+    assert not (cache_dir / TRAIN_IMAGES).is_symlink()
+
+
+def test_dangling_symlink_in_cache_is_removed_and_never_written_through(
+    fake: FakeMnist, mirror: Mirror, tmp_path: Path, cache_dir: Path
+) -> None:
+    fake.write(cache_dir, [TEST_IMAGES, TEST_LABELS, TRAIN_LABELS])
+    (cache_dir / TRAIN_IMAGES).symlink_to(tmp_path / "elsewhere" / TRAIN_IMAGES)
+    (tmp_path / "elsewhere").mkdir()
+    fake.check(load_mnist())
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    assert not (cache_dir / TRAIN_IMAGES).is_symlink()
+
+
+def test_dangling_symlink_in_user_folder_is_refused(
+    fake: FakeMnist, mirror: Mirror, tmp_path: Path
+) -> None:
+    folder = fake.write(tmp_path / "data", [TEST_IMAGES, TEST_LABELS, TRAIN_LABELS])
+    (folder / TRAIN_IMAGES).symlink_to(tmp_path / "elsewhere" / TRAIN_IMAGES)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(ValueError, match="zeronet does not download through it"):
+        load_mnist(folder)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    assert (folder / TRAIN_IMAGES).is_symlink()
+
+
+# --- bounded reading ---------------------------------------------------------------------------
+
+def test_header_declaring_more_than_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.idx"
+    path.write_bytes(b"\0\0\x08\x02" + struct.pack(">2I", 2**32 - 1, 2**32 - 1) + b"\0" * 8)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: the IDX header declares "
+                                         r"shape \(4294967295, 4294967295\) of 1-byte items, "
+                                         r"\d+ bytes, more than read_idx's limit \(max_bytes\) "
+                                         r"of 94080000 bytes"):
+        read_idx(path)
+
+
+def test_canonical_file_with_trailing_data_is_read_one_byte_past_its_end(
+    fake: FakeMnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = fake.write(tmp_path / "data")
+    long = _gz(_idx(fake.arrays[TRAIN_IMAGES]) + bytes(IMAGE_BYTES))  # one image of trailing data
+    (folder / TRAIN_IMAGES).write_bytes(long)
+    monkeypatch.setitem(mnist.MNIST_SHA256, TRAIN_IMAGES, _sha256(long))  # passes the checksum
+    with pytest.raises(ValueError, match=r"IDX payload has trailing data: expected 78400 bytes "
+                                         r".* got more than 78400: .* the body holds more than "
+                                         r"100\b"):
+        load_mnist(folder)
+
+
+def test_canonical_file_is_read_no_further_than_its_expected_array(
+    fake: FakeMnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = fake.write(tmp_path / "data")
+    big = _gz(_idx(np.zeros((N_TRAIN + 1, 28, 28), np.uint8)))  # one image too many
+    (folder / TRAIN_IMAGES).write_bytes(big)
+    monkeypatch.setitem(mnist.MNIST_SHA256, TRAIN_IMAGES, _sha256(big))  # passes the checksum
+    with pytest.raises(ValueError, match=r"declares shape \(101, 28, 28\) .* more than the size "
+                                         r"of the expected uint8 array \(100, 28, 28\)"):
+        load_mnist(folder)
 
 
 # --- sine CSV files -----------------------------------------------------------------------
@@ -456,4 +762,25 @@ def test_sine_csv_bytes_that_are_not_utf8_name_the_line(csv_dir: Path) -> None:
 def test_sine_csv_missing_file_is_named(csv_dir: Path) -> None:
     (csv_dir / "y_test.csv").unlink()
     with pytest.raises(FileNotFoundError, match=re.escape(str(csv_dir / "y_test.csv"))):
+        load_sine_csvs(csv_dir)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"1\n" * (sine.MAX_CSV_BYTES // 2) + b"1", "expected a CSV file of at most 1048576 bytes "
+                                                 r"\(MAX_CSV_BYTES\), found a larger one"),
+    (b"1" * (sine.MAX_LINE_CHARS + 1) + b"\n", r"line 1: expected at most 1024 characters "
+                                                r"\(MAX_LINE_CHARS\), found 1025"),
+], ids=["file-too-large", "line-too-long"])
+def test_sine_csv_too_large_is_refused_naming_the_file(
+    csv_dir: Path, content: bytes, message: str
+) -> None:
+    path = csv_dir / "x_test.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}(: |, ){message}"):
+        load_sine_csvs(csv_dir)
+
+
+def test_sine_csv_long_bad_cell_is_shown_cut(csv_dir: Path) -> None:
+    _edit_lines(csv_dir / "y_test.csv", _set_line(4, "x" * 1000 + "\n"))
+    with pytest.raises(ValueError, match=r"line 4: expected a number, found 'x{40}'\.\.\.$"):
         load_sine_csvs(csv_dir)

@@ -28,6 +28,11 @@ N_TRAIN, N_TEST = 1000, 100
 LOW, HIGH = -2 * math.pi, 2 * math.pi
 #: File names, in the order the seed writes them.
 CSV_NAMES = ("x_train.csv", "y_train.csv", "x_test.csv", "y_test.csv")
+#: Largest CSV file read, in bytes: 40 times the seed's x_train.csv (1000 lines of 25 bytes).
+MAX_CSV_BYTES = 1 << 20
+#: Longest line read, in characters ('%.18e' writes 24, plus a sign; comments may add more).
+MAX_LINE_CHARS = 1024
+_SHOWN_CHARS = 40  # of a bad line or cell, in an error message
 
 
 def target(x: float) -> float:
@@ -91,7 +96,9 @@ def load_sine_csvs(directory: str | Path) -> SineData:
         ValueError: naming the file and the 1-based line number: a line with
             other than one column, a cell that is not a number, bytes that are
             not UTF-8, a file without data rows, or an x file and its y file
-            with different numbers of rows.
+            with different numbers of rows; naming the file: a file larger than
+            MAX_CSV_BYTES or a line longer than MAX_LINE_CHARS (nothing past the
+            limit is read).
     """
     directory = Path(directory)
     columns = {name: _read_column(directory / name) for name in CSV_NAMES}
@@ -103,7 +110,11 @@ def load_sine_csvs(directory: str | Path) -> SineData:
 
 def _read_column(path: Path) -> tuple[list[float], list[int]]:
     """The numbers of a one-column CSV file and the 1-based line number of each."""
-    raw = path.read_bytes()
+    with path.open("rb") as file:
+        raw = file.read(MAX_CSV_BYTES + 1)  # at most one byte past the limit
+    if len(raw) > MAX_CSV_BYTES:
+        raise ValueError(f"{path}: expected a CSV file of at most {MAX_CSV_BYTES} bytes "
+                         "(MAX_CSV_BYTES), found a larger one")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -112,13 +123,16 @@ def _read_column(path: Path) -> tuple[list[float], list[int]]:
                          f"{raw[exc.start]:#04x}") from None
     values, lines = [], []
     for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(f"{path}, line {number}: expected at most {MAX_LINE_CHARS} "
+                             f"characters (MAX_LINE_CHARS), found {len(line)}")
         content = line.split("#", 1)[0].rstrip("\r")
         if not content:  # as np.loadtxt: empty lines skipped, whitespace-only ones are errors
             continue
         cells = content.split(",")
         if len(cells) != 1:
             raise ValueError(f"{path}, line {number}: expected 1 column, found {len(cells)} "
-                             f"in {line.rstrip()!r}")
+                             f"in {_shown(line.rstrip())}")
         values.append(_parse_number(path, number, cells[0]))
         lines.append(number)
     if not values:
@@ -134,7 +148,12 @@ def _parse_number(path: Path, line: int, cell: str) -> float:
             return float(cell)
     except ValueError:
         pass
-    raise ValueError(f"{path}, line {line}: expected a number, found {cell!r}")
+    raise ValueError(f"{path}, line {line}: expected a number, found {_shown(cell)}")
+
+
+def _shown(text: str) -> str:
+    """``repr(text)``, cut to its first _SHOWN_CHARS characters if longer."""
+    return repr(text) if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]!r}..."
 
 
 def _check_same_rows(x_path: Path, x_column: tuple[list[float], list[int]],
