@@ -12,6 +12,12 @@ import numpy as np
 
 from zeronet._checks import FLOAT_DTYPES, expect_array, float_array
 
+#: What a second ``backward`` after one forward pass raises (RuntimeError), after the
+#: name of the layer or loss: torch frees the graph at the first backward and refuses
+#: the second, where accumulating again would silently double the gradients.
+SECOND_BACKWARD = ("backward called twice after one forward: call forward again "
+                   "(torch: Trying to backward through the graph a second time)")
+
 
 class Parameter:
     """A trainable array and the gradient accumulated into it.
