@@ -57,15 +57,16 @@ def output_lock(out: Path) -> Iterator[None]:
     the file it locked, and starts over with the next one (so two runs never
     both hold "the" lock).
     """
-    path = lock_path(out)
-    with signals_deferred():
-        fd = _acquire(path, out)
+    path, fd = lock_path(out), None
     try:
+        with signals_deferred():  # a signal here is raised once fd is known
+            fd = _acquire(path, out)
         yield
     finally:
-        with signals_deferred():
-            path.unlink(missing_ok=True)
-            os.close(fd)
+        if fd is not None:
+            with signals_deferred():
+                path.unlink(missing_ok=True)
+                os.close(fd)
 
 
 def _acquire(path: Path, out: Path) -> int:
