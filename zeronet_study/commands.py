@@ -72,7 +72,7 @@ class Report:
         threads.restart_if_needed(args.threads, argv, console=args.console)
         if requirements_missing("report"):
             return 2
-        from zeronet_study.report.atomic import OutputBusyError
+        from zeronet_study.report.atomic import OutputBusyError  # with build, below
         from zeronet_study.report.build import build_report  # torch, matplotlib: checked above
 
         def replaced() -> None:

@@ -221,11 +221,10 @@ def test_resume_with_nothing_to_do_says_so_and_leaves_the_file(
     assert_untouched(path, before)
 
 
-@pytest.mark.xfail(zn.checkpoint.VERSION == 1, strict=True,
-                   reason="the .npz reader words it with numpy's allow_pickle hint; the "
-                          "checkpoint helper's format 2 does not (passes once merged)")
 def test_resume_from_a_file_that_is_no_checkpoint_is_the_projects_one_line(
         tmp_path: Path, train: Run) -> None:
+    """(Fails with the format-1 .npz reader, whose message has numpy's allow_pickle hint;
+    the checkpoint format 2 of issue 11, part A, words it itself.)"""
     path = tmp_path / "notes.txt"
     path.write_text("not a checkpoint\n")
     status, out, err = train("--resume", "--checkpoint", path)
