@@ -379,8 +379,8 @@ BAD_ARGUMENTS = [
                                 "you mean '--epochs'?)"),
     (["train", "--checkpoint-ev", "5"], "zeronet train: error: unrecognized arguments: "
                                         "--checkpoint-ev 5 (did you mean '--checkpoint-every'?)"),
-    (["report", "--quic"], "zeronet report: error: unrecognized arguments: --quic (did you "
-                           "mean '--quick'?)"),
+    (["report", "--thread", "0"], "zeronet report: error: unrecognized arguments: --thread 0 "
+                                  "(did you mean '--threads'?)"),  # (never runs a report)
     (["--vers"], "zeronet: error: unrecognized arguments: --vers (did you mean '--version'?)"),
     (["train", "--epcohs", "3"], "zeronet train: error: unrecognized arguments: --epcohs 3 "
                                  "(did you mean '--epochs'?)"),

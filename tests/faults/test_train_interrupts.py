@@ -85,6 +85,13 @@ elif where == "fsync":  # of the file, before the rename (and of its folder, aft
     os.fsync = after(os.fsync)
 elif where == "rename":
     os.replace = after(os.replace)
+elif where == "twice":  # Ctrl-C at a step, and again as the account of it is being worded
+    zn.optim.Adam.step = after(zn.optim.Adam.step)
+    first_account = cli.Train.interrupted
+    def interrupted_again(self, args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return first_account(self, args)
+    cli.Train.interrupted = interrupted_again
 sys.exit(cli.main(sys.argv[4:]))
 '''
 
@@ -199,3 +206,10 @@ def test_overwrite_interrupted_before_its_first_save_says_the_old_file_is_there(
     done = interrupted("step", "SIGINT", 2, *RUN, "--checkpoint", path, "--overwrite")
     check(done, path, "SIGINT", f"{path} is as it was before this run (not replaced yet)")
     assert path.read_bytes() == uninterrupted.read_bytes()
+
+
+def test_a_second_ctrl_c_while_the_account_is_written_does_not_cut_it_short(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.ckpt"
+    done = interrupted("twice", "SIGINT", 6, *RUN, "--checkpoint", path)
+    check(done, path, "SIGINT", f"{path} holds {held(path)} (the last save)")

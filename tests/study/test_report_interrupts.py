@@ -13,6 +13,7 @@ else beside --out: no temporary folder, no old folder, no lock file.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fcntl
 import functools
@@ -150,6 +151,22 @@ def test_a_signal_at_any_instant_leaves_one_whole_report_says_which_and_nothing_
     assert in_child(run, err) == 128 + signum, err.read_text()
     assert err.read_text().splitlines()[-1] == f"zeronet report: {how}; {said}"
     assert is_new(out) if replaced else (out / "report.md").read_text() == PREVIOUS
+    assert leftover_free(out)
+
+
+def test_a_sigterm_whose_exception_a_library_dropped_still_keeps_the_previous_report(
+        tmp_path: Path) -> None:
+    out = previous_report(tmp_path)
+
+    def write_report_while_a_library_swallows_a_sigterm() -> None:
+        with atomic_directory(out) as tmp:
+            (tmp / "report.md").write_text("new report\n")
+            with contextlib.suppress(KeyboardInterrupt):  # the SIGTERM handler runs in here
+                signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+
+    with cli._sigterm_raises(), pytest.raises(cli.Terminated, match="its exception was lost"):
+        write_report_while_a_library_swallows_a_sigterm()
+    assert (out / "report.md").read_text() == PREVIOUS
     assert leftover_free(out)
 
 
