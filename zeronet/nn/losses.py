@@ -129,9 +129,10 @@ class CrossEntropyLoss:
         Raises:
             TypeError: naming ``logits`` (not a float32/float64 ndarray) or ``target``
                 (not an ndarray, indices not of an integer dtype, probabilities not in
-                the logits' dtype).
+                the logits' dtype, e.g. integer one-hot rows).
             ValueError: naming ``logits`` (not 2-D, N or C zero, NaN/inf) or ``target``
-                (wrong shape, an index outside [0, C-1], NaN/inf probabilities).
+                (wrong shape, e.g. class indices as a column (N, 1); an index outside
+                [0, C-1]; NaN/inf probabilities).
         """
         n = _check_logits_and_target(logits, target)
         log_prob = log_softmax(logits)

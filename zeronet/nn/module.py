@@ -200,6 +200,10 @@ class Sequential(Module):
         returns dL/dx by default instead: a chain written by hand, as in the
         seed (``for layer in reversed(layers): grad = layer.backward(grad)``,
         figs. 1-4, 1-8, 1-12), passes it on to the layer before.
+
+        Raises:
+            RuntimeError: a second ``backward`` after one forward pass (from the last
+                layer, as torch refuses it), or one before any.
         """
         layers = self.layers
         if not layers:  # the identity: dL/dx is dL/d(output)
