@@ -197,12 +197,16 @@ def test_resume_takes_the_checkpoints_settings_and_accepts_them_given_again(
     assert_same_checkpoint(again, whole)
 
 
-def test_resume_with_a_new_lr_uses_it_from_the_next_step(tmp_path: Path, train: Run) -> None:
+def test_resume_with_a_new_lr_or_save_interval_uses_them_from_the_next_step(
+        tmp_path: Path, train: Run) -> None:
     new, same = (trained(train, tmp_path / name) for name in ("new.npz", "same.npz"))
-    assert train("--resume", "--checkpoint", new, "--epochs", "3", "--lr", "0.05")[0] == 0
+    assert train("--resume", "--checkpoint", new, "--epochs", "3", "--lr", "0.05",
+                 "--checkpoint-every", "3")[0] == 0
     assert train("--resume", "--checkpoint", same, "--epochs", "3")[0] == 0
     changed, kept = checkpoint_state(new), checkpoint_state(same)
     assert (changed["hyper"]["lr"], changed["progress"]["lr"]) == (0.05, 0.05)
+    assert (changed["progress"]["checkpoint_every"], kept["progress"]["checkpoint_every"]) == (
+        3, 0)
     assert (kept["hyper"]["lr"], kept["progress"]["lr"]) == (SINE.lr, SINE.lr)
     assert not np.array_equal(changed["model/0.weight"], kept["model/0.weight"])
 
