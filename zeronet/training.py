@@ -9,7 +9,8 @@ output, or the batch itself). The step is never taken, so neither the
 weights in memory nor the last checkpoint on disk hold a bad number.
 
 With ``checkpoint=PATH`` it saves model, optimizer, loader position and its
-own counters there (see :mod:`zeronet.checkpoint`); ``resume=True`` continues
+own counters there (see :mod:`zeronet.checkpoint`), with the caller's
+``settings`` (e.g. ``zeronet train``'s options); ``resume=True`` continues
 from that file, also from the middle of an epoch, and k + k resumed steps
 give exactly the weights of 2k uninterrupted steps.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from zeronet._checks import NonFiniteValueError, positive_int
-from zeronet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from zeronet.checkpoint import (
+    MAX_TEXT,
+    CheckpointError,
+    load_checkpoint,
+    read_progress,
+    save_checkpoint,
+)
 from zeronet.data.loader import DataLoader
 from zeronet.nn.module import Module, Parameter, Sequential
 from zeronet.optim.optimizer import Optimizer
@@ -90,7 +97,9 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, loader: DataLoader, *
         epochs: int, checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: int | None = None, resume: bool = False,
         max_steps: int | None = None,
-        on_epoch: Callable[[int, float], None] | None = None) -> FitResult:
+        on_epoch: Callable[[int, float], None] | None = None,
+        settings: Mapping[str, int | float | str] | None = None,
+        on_resume: Callable[[dict[str, int | float | str]], None] | None = None) -> FitResult:
     """Train until ``epochs`` epochs (or ``max_steps`` steps in total) are done.
 
     Args:
@@ -103,6 +112,18 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, loader: DataLoader, *
         max_steps: stop after this many optimizer steps in total, also in
             the middle of an epoch (a resumed run finishes that epoch).
         on_epoch: called as ``on_epoch(epoch, mean_batch_loss)`` after each epoch.
+        settings: the caller's settings of the run (str keys other than
+            :data:`PROGRESS_KEYS`; int, finite float or str values), stored
+            with the counters in every checkpoint, so that a later run can
+            read them (``zeronet.checkpoint.read_progress``) and resume with
+            the same ones. On resume the file must hold exactly these names
+            (CheckpointError otherwise, before anything is loaded); comparing
+            their values is the caller's business, and the next save stores the
+            values given now (e.g. a new number of epochs).
+        on_resume: called as ``on_resume(progress)`` once the checkpoint is
+            loaded, before the first step, with the counters and settings it
+            held; e.g. to set a new learning rate in ``optimizer.hyperparameters``,
+            as torch users edit ``param_groups`` after ``load_state_dict``.
 
     Raises:
         NonFiniteError: a NaN/inf in the loss, a gradient or an activation;
@@ -118,11 +139,17 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, loader: DataLoader, *
     if checkpoint is None and (resume or checkpoint_every is not None):
         raise ValueError("checkpoint: expected a file path when resume or checkpoint_every "
                          "is given, got None")
+    settings = _checked_settings(settings)
     path = None if checkpoint is None else Path(checkpoint)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "epoch_batches": 0, "epoch_loss_sum": 0.0}
     if resume:
         assert path is not None
-        progress = _checked_progress(path, load_checkpoint(path, model, optimizer, loader=loader))
+        _checked_progress(path, read_progress(path), settings)  # before anything is loaded
+        stored = load_checkpoint(path, model, optimizer, loader=loader)
+        progress = _checked_progress(path, stored, settings)
+        if on_resume is not None:
+            on_resume(dict(stored))
+    progress.update(settings)
     saved_step = progress["step"] if resume else None
     named = model.named_parameters()
     result = FitResult(progress["epoch"], progress["step"])
@@ -252,8 +279,40 @@ def _is_float(array: object) -> bool:
     return isinstance(array, np.ndarray) and array.dtype.kind == "f"
 
 
-def _checked_progress(path: Path, progress: dict[str, Any]) -> dict[str, Any]:
-    if set(progress) != set(PROGRESS_KEYS):
+def _checked_settings(settings: Mapping[str, Any] | None) -> dict[str, int | float | str]:
+    """``settings`` as a dict, if it can be stored beside the counters; else raise."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"settings: expected a mapping of str -> int/float/str, "
+                        f"got {type(settings).__name__}")
+    for key, value in settings.items():
+        if not isinstance(key, str) or key in PROGRESS_KEYS:
+            raise ValueError(f"settings: expected str keys other than fit()'s counters "
+                             f"{list(PROGRESS_KEYS)}, got {key!r}")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value)
+        if not (number or (isinstance(value, str) and len(value) <= MAX_TEXT)):
+            raise ValueError(f"settings[{key!r}]: expected an int, a finite float or a str "
+                             f"of at most {MAX_TEXT} characters, got {value!r:.80}")
+    return dict(settings)
+
+
+def _checked_progress(path: Path, progress: Mapping[str, Any],
+                      settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The counters of a checkpoint's progress, if it holds them and exactly ``settings``' names."""
+    if set(progress) != set(PROGRESS_KEYS) | set(settings):
         raise CheckpointError(f"{path}: key 'meta': expected the progress counters "
-                              f"{list(PROGRESS_KEYS)} that fit() writes, got {sorted(progress)}")
-    return {k: float(v) if k == "epoch_loss_sum" else int(v) for k, v in progress.items()}
+                              f"{list(PROGRESS_KEYS)} that fit() writes and the settings "
+                              f"{sorted(settings)}, got {sorted(progress)}")
+    counters = {}
+    for key in PROGRESS_KEYS:
+        value = progress[key]
+        loss_sum = key == "epoch_loss_sum"
+        if isinstance(value, bool) or not isinstance(value, (int, float) if loss_sum else int) \
+                or (not loss_sum and value < 0):
+            raise CheckpointError(f"{path}: key 'meta': progress[{key!r}]: expected "
+                                  f"{'a number' if loss_sum else 'an integer >= 0'}, "
+                                  f"got {value!r:.80}")
+        counters[key] = float(value) if key == "epoch_loss_sum" else value
+    return counters

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import signal
 import sys
+from pathlib import Path
 
 from zeronet._files import atomic_file
 from zeronet.cli import file_in_existing_dir, install_hint, positive_int
@@ -40,10 +40,6 @@ def requirements_missing(command: str, needed: tuple[str, ...] = REQUIREMENTS,
     return bool(missing)
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 class Report:
     """``zeronet report``: run the seed's experiments in both frameworks and write ``reports/``."""
 
@@ -52,7 +48,8 @@ class Report:
                    "report.md, results.json and figures into --out, replacing it atomically "
                    "once everything has succeeded (by default reports/, the committed report: "
                    "git checkout reports/ brings it back). The new report compares the numbers "
-                   "that depend on the machine with the report it replaces. Try --quick first.")
+                   "that depend on the machine with the report it replaces. Try --quick first. "
+                   "A second run into the same --out while one is running is refused.")
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
@@ -70,27 +67,39 @@ class Report:
         add("--quiet", action="store_true", help="no progress bars")
 
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
+        # (SIGTERM raises zeronet.cli.Terminated: the run unwinds as after a Ctrl-C)
+        args.report_existed = Path(args.out).exists()  # for interrupted()
         threads.restart_if_needed(args.threads, argv, console=args.console)
         if requirements_missing("report"):
             return 2
+        from zeronet_study.report.atomic import OutputBusyError  # with build, below
         from zeronet_study.report.build import build_report  # torch, matplotlib: checked above
 
-        # A terminated run must clean up its temporary directory like a failed one:
-        # turn SIGTERM into SystemExit, which the atomic writer handles.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        def replaced() -> None:
+            args.report_replaced = True
+
         try:
             out = build_report(args.out, quick_mode=args.quick, threads=args.threads,
                                jobs=args.jobs, include_mnist=not args.no_mnist,
-                               progress=not args.quiet, command=" ".join(["zeronet", *argv]))
+                               progress=not args.quiet, command=" ".join(["zeronet", *argv]),
+                               on_replaced=replaced)
         except MnistNotFoundError as exc:
             print(f"zeronet report: {exc}\n(or pass --no-mnist); the previous report in "
                   f"{args.out} is unchanged.", file=sys.stderr)
+            return 1
+        except OutputBusyError as exc:
+            print(f"zeronet report: {exc}", file=sys.stderr)
             return 1
         print(f"zeronet report: wrote {out / 'report.md'}", file=sys.stderr)
         return 0
 
     def interrupted(self, args: argparse.Namespace) -> str:
-        return f"the previous report in {args.out} is unchanged"
+        """Which report is in --out: the previous one, or the new one if the swap was done."""
+        if getattr(args, "report_replaced", False):
+            return f"the new report in {args.out} is complete"
+        if getattr(args, "report_existed", True):
+            return f"the previous report in {args.out} is unchanged"
+        return f"no report was written to {args.out}"
 
 
 class Bench:

@@ -163,6 +163,7 @@ def test_sequential_computes_dl_dx_only_when_asked(dtype):
     grad_x = model.backward(grad_out, input_grad=True)
     for p, g in zip(model.parameters(), natural, strict=True):  # the same parameter gradients
         np.testing.assert_array_equal(p.grad, g)
+    model(x)  # a second backward needs a second forward, as in torch
     by_hand = grad_out
     for layer in reversed(model.layers):  # seed figs. 1-4, 1-8, 1-12
         by_hand = layer.backward(by_hand)

@@ -4,6 +4,7 @@ what was expected and what was given (``bad(...)`` matches all three, in that or
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -114,6 +115,36 @@ def test_backward_before_forward(layer: zn.nn.Module) -> None:
         layer.backward(ones(2, 2))
 
 
+SECOND_BACKWARD = re.escape("backward called twice after one forward: call forward again "
+                            "(torch: Trying to backward through the graph a second time)") + "$"
+
+
+@pytest.mark.parametrize("make", [lambda: zn.nn.Linear(3, 2, rng=rng()), zn.nn.ReLU, net],
+                         ids=["Linear", "ReLU", "Sequential"])
+def test_a_second_backward_after_one_forward_raises_as_torch(make: Callable) -> None:
+    layer = make()
+    grad_out = np.ones_like(layer(ones(2, 3)))
+    layer.backward(grad_out)
+    grads = [p.grad.copy() for p in layer.parameters()]
+    with pytest.raises(RuntimeError, match=SECOND_BACKWARD):
+        layer.backward(grad_out)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(layer.parameters(), grads, strict=True))
+    layer(ones(2, 3))
+    layer.backward(grad_out)  # after a new forward pass, as in torch
+
+
+@pytest.mark.parametrize(("loss_fn", "target"), [
+    (zn.nn.MSELoss(), ones(2, 3)), (zn.nn.CrossEntropyLoss(), np.array([0, 2])),
+    (zn.nn.CrossEntropyLoss(), np.full((2, 3), 1 / 3))], ids=["mse", "ce indices", "ce rows"])
+def test_a_second_loss_backward_raises_as_torch(loss_fn, target: np.ndarray) -> None:
+    loss_fn(ones(2, 3), target)
+    loss_fn.backward()
+    with pytest.raises(RuntimeError, match=SECOND_BACKWARD):
+        loss_fn.backward()
+    loss_fn(ones(2, 3), target)
+    loss_fn.backward()
+
+
 
 # The messages of the shared guard (zeronet._checks.expect_array), word for word
 
@@ -190,6 +221,23 @@ def test_ce_negative_class_index() -> None:
 def test_ce_non_integer_class_targets() -> None:
     with bad(TypeError, "target", "integer class indices", "float64"):
         zn.nn.CrossEntropyLoss()(ones(2, 3), np.array([0.0, 1.0]))
+
+
+def test_ce_integer_column_says_it_is_taken_for_probabilities_and_how_to_pass_indices() -> None:
+    message = ("target: got an integer array of shape (4, 1); a 2-D target is taken for "
+               "probabilities (N, C) of dtype float64, while class indices must be 1-D of "
+               "shape (4,): pass target.ravel() (or target[:, 0])")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        zn.nn.CrossEntropyLoss()(ones(4, 3), np.zeros((4, 1), dtype=np.int64))
+
+
+def test_ce_integer_one_hot_rows_say_how_to_pass_them() -> None:
+    message = ("target: got an integer array of shape (4, 3); a 2-D target is taken for "
+               "probabilities (N, C) of dtype float32: pass one-hot rows as "
+               "target.astype(np.float32), or class indices of shape (4,) (e.g. "
+               "target.argmax(axis=1))")
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        zn.nn.CrossEntropyLoss()(ones(4, 3).astype(np.float32), np.eye(4, 3, dtype=np.int32))
 
 
 def test_ce_probability_targets_of_wrong_shape() -> None:
@@ -507,3 +555,14 @@ def test_dataloader_length_mismatch() -> None:
 def test_dataloader_bad_batch_size(batch_size: object) -> None:
     with bad(ValueError, "batch_size", "positive integer", repr(batch_size)):
         zn.data.DataLoader(ones(10, 2), ones(10), batch_size=batch_size)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_dataloader_batches_are_copies_an_edit_leaves_the_data(shuffle: bool) -> None:
+    """(not a bad input, but the loader's promise beside them: torch's batches are new too)"""
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    for xb, yb in zn.data.DataLoader(x, y, 4, shuffle=shuffle, seed=0):
+        xb *= -1
+        yb *= -1
+    assert np.array_equal(x, np.arange(20.0).reshape(10, 2))
+    assert np.array_equal(y, np.arange(10))

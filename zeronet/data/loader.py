@@ -23,6 +23,11 @@ class DataLoader:
     number of batches per pass: ceil(N / batch_size), or floor with
     ``drop_last=True``.
 
+    Every batch is a new array, never a view of ``x`` or ``y`` (as torch's
+    DataLoader gives new tensors): editing a batch in place leaves the data
+    set as it was. Shuffled batches are copies by NumPy's indexing; in order,
+    the slice is copied.
+
     ``state_dict()`` / ``load_state_dict()`` save and restore the position in
     that sequence, also in the middle of a pass: a loader restored from a
     state continues with exactly the batches the saved one would have yielded.
@@ -66,13 +71,14 @@ class DataLoader:
         skip, self._skip = self._skip, 0
         self._pass_start, self._consumed = self._rng.bit_generator.state, skip
         order = self._rng.permutation(n) if self.shuffle else None
-        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
-            if order is None:
-                batch = slice(start, start + self.batch_size)
-            else:
-                batch = order[start:start + self.batch_size]
+        x, y, size = self.x, self.y, self.batch_size
+        for start in range(skip * size, len(self) * size, size):
             self._consumed += 1
-            yield self.x[batch], self.y[batch]
+            if order is None:  # a slice is a view: copy it, as indexing with order does
+                yield x[start:start + size].copy(), y[start:start + size].copy()
+            else:
+                batch = order[start:start + size]
+                yield x[batch], y[batch]
         self._pass_start = None  # the pass is over: the next one starts from the current state
 
     def state_dict(self) -> dict[str, Any]:

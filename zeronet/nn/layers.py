@@ -20,7 +20,7 @@ from zeronet._checks import (
     positive_int,
 )
 from zeronet.nn import storage
-from zeronet.nn.module import Module, Parameter, Sequential
+from zeronet.nn.module import SECOND_BACKWARD, Module, Parameter, Sequential
 
 
 class Linear(Module):
@@ -55,6 +55,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, rng=rng)
         self._x: np.ndarray | None = None  # the input of the last forward pass
         self._out_shape: tuple[int, ...] | None = None  # and the shape of its output
+        self._spent = False  # backward already ran for that forward pass
         self._ones = np.ones(0, dtype=dtype)  # 1 of the bias gradient 1^T G, one per row
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -76,7 +77,7 @@ class Linear(Module):
             out += self.bias.data
         if not all_finite(out):
             self._reject_non_finite(x)
-        self._x, self._out_shape = x, out.shape
+        self._x, self._out_shape, self._spent = x, out.shape, False
         return out
 
     def _reject_non_finite(self, x: np.ndarray) -> None:
@@ -95,16 +96,21 @@ class Linear(Module):
         divides a second time).
 
         Raises:
-            RuntimeError: if called before ``forward``.
+            RuntimeError: if called before ``forward``, or a second time after one
+                ``forward`` (torch: "Trying to backward through the graph a second
+                time"; accumulating again would double the gradients).
             TypeError: naming ``grad_out``, if not an ndarray of the layer's dtype.
             ValueError: naming ``grad_out``, if not of shape (N, out_features).
         """
+        if self._spent:
+            raise RuntimeError(f"Linear.{SECOND_BACKWARD}")
         weight = self.weight.data
         expect_grad_out(grad_out, self._out_shape, weight.dtype, "Linear")
         grad_weight, grad_bias = self.parameter_grads(grad_out, self._x)
         self.weight.accumulate(grad_weight)
         if self.bias is not None:
             self.bias.accumulate(grad_bias)
+        self._spent = True
         return np.dot(grad_out, weight) if input_grad else None
 
     def parameter_grads(self, grad_out: np.ndarray,
@@ -150,6 +156,7 @@ class ReLU(Module):
         self._mask: np.ndarray | None = None  # where the last input was > 0 (or NaN)
         self._shape: tuple[int, ...] | None = None  # and its shape and dtype
         self._dtype: np.dtype | None = None
+        self._spent = False  # backward already ran for the last forward pass
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """max(0, x), for x an ndarray of any shape.
@@ -160,18 +167,22 @@ class ReLU(Module):
         """
         expect_real(x, "x")
         # NaN passes the gradient, as in torch
-        self._mask, self._shape, self._dtype = ~(x <= 0), x.shape, x.dtype
+        self._mask, self._shape, self._dtype, self._spent = ~(x <= 0), x.shape, x.dtype, False
         return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """grad_out where the input was > 0 (or NaN), else 0.
 
         Raises:
-            RuntimeError: if called before ``forward``.
+            RuntimeError: if called before ``forward``, or a second time after one
+                ``forward`` (as torch, and as ``Linear``).
             TypeError: naming ``grad_out``, if not an ndarray of the input's dtype.
             ValueError: naming ``grad_out``, if not of the input's shape.
         """
+        if self._spent:
+            raise RuntimeError(f"ReLU.{SECOND_BACKWARD}")
         expect_grad_out(grad_out, self._shape, self._dtype, "ReLU")
+        self._spent = True
         return grad_out * self._mask if input_grad else None
 
 

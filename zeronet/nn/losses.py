@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from zeronet._checks import FLOAT_DTYPES, all_finite, cached, finite, float_array
+from zeronet.nn.module import SECOND_BACKWARD
 
 REDUCTIONS = ("mean", "sum")
 #: Rows up to this long are reduced over a column-major copy in log_softmax.
@@ -36,6 +37,7 @@ class MSELoss:
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = _reduction(reduction)
         self._diff: np.ndarray | None = None
+        self._spent = False  # backward already ran for the last loss
 
     def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
         """The loss of ``output`` against ``target`` (same shape and float dtype).
@@ -47,14 +49,23 @@ class MSELoss:
                 shape, or NaN/inf).
         """
         _check_output_and_target(output, target)
-        self._diff = output - target
+        self._diff, self._spent = output - target, False
         total = float(np.vdot(self._diff, self._diff))
         if not math.isfinite(total):  # NaN/inf in the output, or an overflow (returned)
             finite(output, "output")
         return total / self._diff.size if self.reduction == "mean" else total
 
     def backward(self) -> np.ndarray:
+        """dL/d(output) of the last loss computed.
+
+        Raises:
+            RuntimeError: if no loss was computed yet, or a second time after one loss
+                (as torch's ``loss.backward()``).
+        """
         diff = cached(self._diff, "MSELoss.backward called before the loss was computed")
+        if self._spent:
+            raise RuntimeError(f"MSELoss.{SECOND_BACKWARD}")
+        self._spent = True
         scale = 2.0 / diff.size if self.reduction == "mean" else 2.0
         return np.asarray(scale * diff)  # a 0-d output: a 0-d array, not a numpy scalar
 
@@ -110,6 +121,7 @@ class CrossEntropyLoss:
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = _reduction(reduction)
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._spent = False  # backward already ran for the last loss
 
     def __call__(self, logits: np.ndarray, target: np.ndarray) -> float:
         """The loss of ``logits`` (N, C) against class indices (N,) or probabilities (N, C).
@@ -117,13 +129,14 @@ class CrossEntropyLoss:
         Raises:
             TypeError: naming ``logits`` (not a float32/float64 ndarray) or ``target``
                 (not an ndarray, indices not of an integer dtype, probabilities not in
-                the logits' dtype).
+                the logits' dtype, e.g. integer one-hot rows).
             ValueError: naming ``logits`` (not 2-D, N or C zero, NaN/inf) or ``target``
-                (wrong shape, an index outside [0, C-1], NaN/inf probabilities).
+                (wrong shape, e.g. class indices as a column (N, 1); an index outside
+                [0, C-1]; NaN/inf probabilities).
         """
         n = _check_logits_and_target(logits, target)
         log_prob = log_softmax(logits)
-        self._cache = (log_prob, target)
+        self._cache, self._spent = (log_prob, target), False
         if target.ndim == 1:
             total = -float(log_prob[np.arange(n), target].sum())
         else:
@@ -131,8 +144,17 @@ class CrossEntropyLoss:
         return total / n if self.reduction == "mean" else total
 
     def backward(self) -> np.ndarray:
+        """dL/d(logits) of the last loss computed.
+
+        Raises:
+            RuntimeError: if no loss was computed yet, or a second time after one loss
+                (as torch's ``loss.backward()``).
+        """
         log_prob, target = cached(self._cache, "CrossEntropyLoss.backward called before the "
                                                "loss was computed")
+        if self._spent:
+            raise RuntimeError(f"CrossEntropyLoss.{SECOND_BACKWARD}")
+        self._spent = True
         n = log_prob.shape[0]
         # As torch rounds it: dL/dz = g - softmax(z) * sum_c g_c, where g = dL/d(log softmax)
         # = -y / N; for class indices g is -1/N at each target and 0 elsewhere.
@@ -200,6 +222,8 @@ def _check_logits_and_target(logits: object, target: object) -> int:
     if target.ndim == 1:
         _check_indices(target, n, c)
     elif target.ndim == 2:
+        if target.dtype.kind in "iu":
+            _refuse_integer_rows(target, n, logits.dtype)
         if target.dtype != logits.dtype:
             raise TypeError(f"target: expected probabilities of dtype {logits.dtype} "
                             f"(the logits'), got {target.dtype}")
@@ -211,6 +235,21 @@ def _check_logits_and_target(logits: object, target: object) -> int:
         raise ValueError(f"target: expected class indices (N,) or probabilities "
                          f"(N, C), got shape {target.shape}")
     return n
+
+
+def _refuse_integer_rows(target: np.ndarray, n: int, dtype: np.dtype) -> None:
+    """An integer 2-D target: say what it is taken for and how to pass what was meant.
+
+    A 2-D target means probabilities (N, C), so an integer one is a mistake:
+    mostly class indices as a column (N, 1), else one-hot rows as integers.
+    """
+    given = f"target: got an integer array of shape {target.shape}; a 2-D target is " \
+            f"taken for probabilities (N, C) of dtype {dtype}"
+    if target.shape[1] == 1:
+        raise ValueError(f"{given}, while class indices must be 1-D of shape ({n},): pass "
+                         f"target.ravel() (or target[:, 0])")
+    raise TypeError(f"{given}: pass one-hot rows as target.astype(np.{dtype}), or class "
+                    f"indices of shape ({n},) (e.g. target.argmax(axis=1))")
 
 
 def _check_indices(target: np.ndarray, n: int, c: int) -> None:

@@ -12,6 +12,12 @@ import numpy as np
 
 from zeronet._checks import FLOAT_DTYPES, expect_array, float_array
 
+#: What a second ``backward`` after one forward pass raises (RuntimeError), after the
+#: name of the layer or loss: torch frees the graph at the first backward and refuses
+#: the second, where accumulating again would silently double the gradients.
+SECOND_BACKWARD = ("backward called twice after one forward: call forward again "
+                   "(torch: Trying to backward through the graph a second time)")
+
 
 class Parameter:
     """A trainable array and the gradient accumulated into it.
@@ -194,6 +200,10 @@ class Sequential(Module):
         returns dL/dx by default instead: a chain written by hand, as in the
         seed (``for layer in reversed(layers): grad = layer.backward(grad)``,
         figs. 1-4, 1-8, 1-12), passes it on to the layer before.
+
+        Raises:
+            RuntimeError: a second ``backward`` after one forward pass (from the last
+                layer, as torch refuses it), or one before any.
         """
         layers = self.layers
         if not layers:  # the identity: dL/dx is dL/d(output)

@@ -59,11 +59,15 @@ def run_main(config: RunConfig, data: Dataset, *, progress: Part | None = None) 
 
 def build_report(out: str | Path = "reports", *, quick_mode: bool = False, threads: int = 1,
                  jobs: int | None = None, include_mnist: bool = True, progress: bool = True,
-                 progress_file: TextIO | None = None, command: str = "zeronet report") -> Path:
+                 progress_file: TextIO | None = None, command: str = "zeronet report",
+                 on_replaced: Callable[[], None] | None = None) -> Path:
     """Run the experiments and write the report into ``out`` (atomically); return ``out``.
 
     ``progress``: show the whole run's progress and time left on ``progress_file``
-    (default stderr; see :mod:`zeronet_study.progress`).
+    (default stderr; see :mod:`zeronet_study.progress`). ``on_replaced()`` is
+    called the moment the new report has replaced the previous one (see
+    :func:`~zeronet_study.report.atomic.atomic_directory`, which also refuses a
+    second run into the same ``out`` while one is live).
     """
     started = time.perf_counter()
     thread_info = limit_threads(threads)
@@ -71,8 +75,8 @@ def build_report(out: str | Path = "reports", *, quick_mode: bool = False, threa
     runs = {c.name: (quick(c) if quick_mode else c) for c in RUNS
             if include_mnist or c.task != "mnist"}
     out = Path(out)
-    previous = machines.read_previous(out / "results.json")  # before it is replaced
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, on_replaced=on_replaced) as tmp:
+        previous = machines.read_previous(out / "results.json")  # before it is replaced
         found = collect(tmp, runs, quick_mode=quick_mode, threads=threads, jobs=jobs,
                         progress=progress, progress_file=progress_file,
                         thread_info=thread_info)

@@ -1,4 +1,5 @@
-"""Ctrl-C that Python loses: record it, so an interrupted report is never written.
+"""Ctrl-C that Python loses: record it, so an interrupted report is never written; and
+signals held back for the few steps that must not be cut in two.
 
 Python runs a signal handler between two bytecodes of the main thread,
 wherever that is. When it is inside a weakref callback or a ``__del__``, the
@@ -88,3 +89,40 @@ def signals_recorded() -> Iterator[list[int]]:
         sys.unraisablehook = previous_hook
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Within the block, a SIGINT or SIGTERM waits: its handler runs as the block ends.
+
+    For the short steps that must not be cut in two (create a temporary folder
+    and remember its name; swap the new report in and say so; take or drop the
+    lock): the signal is noted by a handler that only records it, and the
+    previous handler is called with it once the block is over, so its
+    KeyboardInterrupt (or the CLI's SIGTERM exception) is raised there. A
+    Python-level handler, not ``pthread_sigmask``: a signal blocked in this
+    thread would go to another one (a progress bar's, a pool's), whose C
+    handler would still make Python raise in the middle of the block.
+    Outside the main thread nothing is deferred (no handler can be set there).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def hold(signum: int, frame: Any) -> None:
+        pending.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler):  # default_int_handler, the CLI's; not SIG_DFL or SIG_IGN
+            previous[signum] = handler
+            signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            previous[pending[0]](pending[0], None)
