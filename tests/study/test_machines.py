@@ -43,8 +43,18 @@ def on_another_machine(found: results.Results) -> results.Results:
 
 
 def test_the_kernels_of_a_machine_are_named(committed: results.Results) -> None:
-    line = machines.kernels(committed.machine)
-    assert line.startswith("AMD EPYC (CPU features not recorded); PyTorch's kernels: AVX512; ")
+    machine = copy.deepcopy(committed.machine)
+    machine.cpu_model, machine.cpu_features = "Some CPU", ["avx", "avx2"]
+    machine.torch_cpu_capability, machine.env = "AVX2", {}
+    for pool in machine.threadpools or []:
+        if pool.get("internal_api") == "openblas":
+            pool["architecture"] = "Haswell"
+    line = machines.kernels(machine)
+    assert line.startswith("Some CPU (CPU features avx avx2); PyTorch's kernels: AVX2; "
+                           "OpenBLAS kernel: Haswell; ")
+    machine.cpu_features, machine.env = None, {"OPENBLAS_CORETYPE": "Haswell"}  # older reports
+    line = machines.kernels(machine)
+    assert line.startswith("Some CPU (CPU features not recorded); ")
     assert "OpenBLAS kernel: Haswell, forced by OPENBLAS_CORETYPE=Haswell" in line
 
 
@@ -84,7 +94,10 @@ def test_without_a_previous_report_the_text_says_how_to_measure_it(
     assert machines.read_previous(tmp_path / "results.json") is None
     (tmp_path / "results.json").write_text('{"schema": 1}')
     assert machines.read_previous(tmp_path / "results.json") is None
-    assert "By how much cannot be measured on one machine" in text.render(committed)
+    first = copy.deepcopy(committed)  # a report that replaced none
+    first.machine_comparison = None
+    first.tables = build_tables(first)
+    assert "By how much cannot be measured on one machine" in text.render(first)
 
 
 def test_zeronet_report_compares_with_the_report_it_replaces(
