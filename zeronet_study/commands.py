@@ -74,6 +74,7 @@ class Report:
             return 2
         from zeronet_study.report.atomic import OutputBusyError  # with build, below
         from zeronet_study.report.build import build_report  # torch, matplotlib: checked above
+        from zeronet_study.runs.datasets import MnistUnreadableError
 
         def replaced() -> None:
             args.report_replaced = True
@@ -83,9 +84,9 @@ class Report:
                                jobs=args.jobs, include_mnist=not args.no_mnist,
                                progress=not args.quiet, command=" ".join(["zeronet", *argv]),
                                on_replaced=replaced)
-        except MnistNotFoundError as exc:
-            print(f"zeronet report: {exc}\n(or pass --no-mnist); the previous report in "
-                  f"{args.out} is unchanged.", file=sys.stderr)
+        except (MnistNotFoundError, MnistUnreadableError) as exc:
+            print(f"zeronet report: {exc}\nThe previous report in {args.out} is unchanged.",
+                  file=sys.stderr)
             return 1
         except OutputBusyError as exc:
             print(f"zeronet report: {exc}", file=sys.stderr)

@@ -172,3 +172,24 @@ def test_ctrl_c_names_what_was_kept(command: str, kept: str, monkeypatch: pytest
     monkeypatch.setattr(commands, "requirements_missing", interrupted)
     assert cli.main([command]) == 130
     assert capsys.readouterr().err == f"zeronet {command}: interrupted; {kept}\n"
+
+
+def test_a_bad_mnist_file_ends_the_report_in_lines_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from zeronet.data.mnist import MNIST_SHA256
+    from zeronet_study.report import build
+    from zeronet_study.runs import datasets
+    for name in MNIST_SHA256:
+        (tmp_path / name).write_bytes(b"not gzip at all")
+    monkeypatch.setenv("ZERONET_DATA_DIR", str(tmp_path))
+    with pytest.raises(datasets.MnistUnreadableError, match=str(tmp_path)):
+        datasets.mnist_dataset()
+    for name in threads.THREAD_ENV_VARS:
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setattr(build, "build_report", lambda *a, **k: datasets.mnist_dataset())
+    assert cli.main(["report", "--quiet", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("zeronet report: SHA-256 mismatch for " + str(tmp_path))
+    assert "Traceback" not in err
+    assert err.endswith(f"The previous report in {tmp_path / 'r'} is unchanged.\n")

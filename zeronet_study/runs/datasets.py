@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 import zeronet as zn
+from zeronet.data.mnist import MnistNotFoundError
 from zeronet.data.sine import SineData, load_sine_csvs, sample_sine
 
 
@@ -36,15 +37,25 @@ def sine_sample_dataset(seed: int) -> Dataset:
     return _of_sine(sample_sine(seed))
 
 
+class MnistUnreadableError(ValueError):
+    """An MNIST file that is present but not the canonical one (the message names it)."""
+
+
 def mnist_dataset(dtype: np.dtype | type = np.float64) -> Dataset:
     """MNIST from ``zn.data.load_mnist()`` ($ZERONET_DATA_DIR), as the seed prepares it.
 
     Pixels are flattened row by row to 784 values and divided by 255 (seed
     section 2.2.2, ``zn.data.flatten_pixels``); targets are class indices
     (int64), which both frameworks' cross-entropy accepts and which equal the
-    seed's one-hot rows (fig. 2-14).
+    seed's one-hot rows (fig. 2-14). A file that is present but unreadable or
+    not the canonical one raises MnistUnreadableError with the reader's message.
     """
-    x_train, y_train, x_test, y_test = zn.data.load_mnist()
+    try:
+        x_train, y_train, x_test, y_test = zn.data.load_mnist()
+    except MnistNotFoundError:
+        raise
+    except ValueError as exc:  # the readers' errors name the file and what is wrong
+        raise MnistUnreadableError(str(exc)) from None
     return Dataset(zn.data.flatten_pixels(x_train, dtype), y_train.astype(np.int64),
                    zn.data.flatten_pixels(x_test, dtype), y_test.astype(np.int64),
                    classification=True)
