@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.checkpoints import read_checkpoint
 from helpers.mnist import mnist_dir
 
 import zeronet as zn
@@ -26,8 +27,7 @@ from zeronet import cli
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+    return read_checkpoint(path)[0]
 
 
 # ------------------------------------------------------------------ training
