@@ -310,3 +310,34 @@ def test_only_this_paths_abandoned_temp_files_are_removed(tmp_path: Path) -> Non
         (tmp_path / name).write_bytes(b"")
     assert remove_leftovers(tmp_path / "c") == [tmp_path / ".c.0123abcd.zeronet.part"]
     assert names(tmp_path) == sorted(others)
+
+
+def test_a_temp_file_a_remover_takes_before_it_is_locked_is_given_up_for_a_new_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_lock, raced = _files._lock, []
+
+    def remover_first(fd: int) -> bool:  # another run's remover, in the instant before flock
+        if not raced:
+            raced.extend(remove_leftovers(tmp_path / "c"))
+        return real_lock(fd)
+    monkeypatch.setattr(_files, "_lock", remover_first)
+    write(tmp_path / "c")
+    assert len(raced) == 1
+    assert names(tmp_path) == ["c"]
+    assert (tmp_path / "c").read_bytes() == b"new"
+
+
+def test_a_file_put_at_a_leftovers_name_while_the_remover_looks_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    leftover = tmp_path / ".c.0123abcd.zeronet.part"
+    leftover.write_bytes(b"dead writer's")
+    real_flock = _files.fcntl.flock
+
+    def replaced_first(fd: int, operation: int) -> None:  # a new file takes the name meanwhile
+        leftover.unlink()
+        leftover.write_bytes(b"live writer's")
+        monkeypatch.setattr(_files.fcntl, "flock", real_flock)
+        real_flock(fd, operation)
+    monkeypatch.setattr(_files.fcntl, "flock", replaced_first)
+    assert remove_leftovers(tmp_path / "c") == []
+    assert leftover.read_bytes() == b"live writer's"
