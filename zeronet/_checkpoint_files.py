@@ -178,7 +178,7 @@ def _declared_tensor(name: str, info: Any, file: BinaryIO, data_start: int) -> D
         raise FileFormatError(f"{where}: expected a safetensors entry with dtype, shape and "
                               f"data_offsets, got {info!r:.120}")
     dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype_name not in SAFETENSORS_DTYPES:
+    if not isinstance(dtype_name, str) or dtype_name not in SAFETENSORS_DTYPES:
         raise FileFormatError(f"{where}: expected a dtype of {sorted(SAFETENSORS_DTYPES)}, "
                               f"got {dtype_name!r:.40}")
     dtype = np.dtype(SAFETENSORS_DTYPES[dtype_name])

@@ -135,6 +135,7 @@ def test_truncated_or_extended_data_is_refused(good: Path) -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda h: h["model/2.bias"].update(dtype="BF16"), r"key 'model/2.bias': expected a dtype"),
+    (lambda h: h["model/2.bias"].update(dtype=[]), r"key 'model/2.bias': expected a dtype"),
     (lambda h: h["model/2.bias"].update(shape=[4]), r"key 'model/2.bias': shape \(4,\) of F64"),
     (lambda h: h["model/2.bias"].update(shape=-8), r"key 'model/2.bias': expected a shape"),
     (lambda h: h["model/2.bias"].update(data_offsets=[0, 64]), "should begin at"),
@@ -143,8 +144,8 @@ def test_truncated_or_extended_data_is_refused(good: Path) -> None:
     (lambda h: h.update(__metadata__=[1]), r"no __metadata__ of strings"),
     (lambda h: h["model/2.bias"].update(shape=json.loads("[" * 30 + "]" * 30)),
      "nested more than 20 levels"),
-], ids=["dtype", "shape", "shape type", "overlap", "field", "meta fields", "meta type",
-        "nesting"])
+], ids=["dtype", "dtype type", "shape", "shape type", "overlap", "field", "meta fields",
+        "meta type", "nesting"])
 def test_a_malformed_header_is_refused(good: Path, change: Callable, message: str) -> None:
     refused(edit_header(good, change), message, progress_too=True)
 

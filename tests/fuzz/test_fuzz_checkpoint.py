@@ -99,16 +99,32 @@ def mutate_bytes(draw: st.DrawFn, data: bytes) -> bytes:
     return data
 
 
+def places(value: Any, at: tuple = ()) -> Iterator[tuple]:
+    """The path (keys and indices) of every value nested in a JSON document."""
+    yield at
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, inner in items:
+        yield from places(inner, (*at, key))
+
+
 def mutated_document(draw: st.DrawFn, text: str) -> str:
-    """A document string: hostile, or the original with one JSON value replaced."""
-    if draw(st.booleans()):
+    """A document string: hostile, or the original with one value, at any depth, replaced."""
+    try:
+        document = json.loads(text)
+    except ValueError:  # already made hostile by an earlier mutation
+        document = None
+    if document is None or draw(st.booleans()):
         return draw(hostile_documents)
-    document = json.loads(text)
-    if isinstance(document, dict) and document:
-        key = draw(st.sampled_from(sorted(document)))
-        value = draw(st.one_of(hostile_values, st.dictionaries(st.text(max_size=3),
-                                                               st.integers(), max_size=2)))
-        document[key] = value
+    at = draw(st.sampled_from(list(places(document))))
+    value = draw(st.one_of(hostile_values, st.dictionaries(st.text(max_size=3), st.integers(),
+                                                           max_size=2)))
+    if not at:
+        return json.dumps(value)
+    parent = document
+    for key in at[:-1]:
+        parent = parent[key]
+    parent[at[-1]] = value
     return json.dumps(document)
 
 
