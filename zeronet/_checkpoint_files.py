@@ -34,6 +34,7 @@ any file read here also loads with ``safetensors.numpy.load_file`` or
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -279,14 +280,15 @@ def _declared_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str)
         raise FileFormatError(f"{where}: compressed as zip method {info.compress_type} "
                               "or encrypted; np.savez stores or deflates")
     try:
-        with archive.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read_header is None:
-                raise ValueError(f".npy format version {version} not supported")
-            shape, fortran_order, dtype = read_header(member, max_header_size=_NPY_MAX_HEADER)
-            offset = member.tell()
+        with archive.open(info) as member:  # at most this much is inflated for the header
+            head = io.BytesIO(member.read(_NPY_MAX_HEADER + 12))
+        version = np.lib.format.read_magic(head)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f".npy format version {version} not supported")
+        shape, fortran_order, dtype = read_header(head, max_header_size=_NPY_MAX_HEADER)
+        offset = head.tell()
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, struct.error,
             SyntaxError, TypeError, NotImplementedError, RuntimeError) as exc:
         raise FileFormatError(f"{where}: not a readable .npy header ({exc})") from None

@@ -273,6 +273,19 @@ def test_a_v1_zip_bomb_is_refused_without_inflating_it(tmp_path: Path, good: Pat
     refused(path, message)
 
 
+def test_a_v1_npy_header_declaring_4_gib_of_header_is_refused_without_inflating_it(
+        tmp_path: Path, good: Path) -> None:
+    def bomb(archive: zipfile.ZipFile) -> None:  # an .npy 2.0 header "of 4 GiB", then zeros
+        info = zipfile.ZipInfo("model/0.weight.npy")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=False) as member:
+            member.write(b"\x93NUMPY\x02\x00\xff\xff\xff\xff")
+            for _ in range(32):
+                member.write(bytes(1 << 20))
+    refused(v1_with(tmp_path / "c.npz", good, "model/0.weight", bomb),
+            r"key 'model/0.weight': not a readable .npy header")
+
+
 @pytest.mark.parametrize(("member", "message"), [
     (lambda z: z.writestr("model/0.weight.npy", npy((8, 3), descr="|O")),
      "expected an array of numbers"),
