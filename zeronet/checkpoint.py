@@ -71,7 +71,7 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: str | os.PathLike[str], model: Module,
                     optimizer: Optimizer | None = None, *, loader: DataLoader | None = None,
-                    progress: Mapping[str, int | float] | None = None) -> Path:
+                    progress: Mapping[str, int | float | str] | None = None) -> Path:
     """Write ``model`` (and ``optimizer``, ``loader``, ``progress``) to ``path``, atomically.
 
     ``progress`` holds the caller's counters and settings (e.g. ``{"epoch": 2,

@@ -150,9 +150,12 @@ def v2_files(draw: st.DrawFn) -> bytes:
     return mutate_bytes(draw, struct.pack("<Q", length) + text + DATA)
 
 
-def npy(shape: Any, descr: Any) -> bytes:
-    return b"\x93NUMPY\x01\x00" + (lambda h: struct.pack("<H", len(h)) + h)(
-        repr({"descr": descr, "fortran_order": False, "shape": shape}).encode() + b"\n")
+def npy(shape: Any, descr: Any, version: int = 1, length: int | None = None) -> bytes:
+    """An .npy header (format ``version``), declaring ``length`` bytes of header if given."""
+    header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode() + b"\n"
+    size = len(header) if length is None else length
+    count = struct.pack("<H", size % 2**16) if version == 1 else struct.pack("<I", size % 2**32)
+    return b"\x93NUMPY" + bytes([version, 0]) + count + header
 
 
 @st.composite
@@ -170,9 +173,11 @@ def v1_files(draw: st.DrawFn) -> bytes:
                     archive.writestr(info, source.read(info))
             shape = tuple(draw(st.lists(st.one_of(st.integers(0, 9), huge_ints), max_size=3)))
             descr = draw(st.sampled_from(["<f8", "<f4", "|O", "<U5", "|b1", ">f8", "<c16"]))
-            body = npy(shape, descr) + draw(st.binary(max_size=256))
+            length = draw(st.one_of(st.none(), st.sampled_from([0, 2**16 - 1, 2**32 - 1])))
+            body = npy(shape, descr, draw(st.sampled_from([1, 2, 3])), length)
+            body += draw(st.binary(max_size=256)) + bytes(draw(st.sampled_from([0, 1 << 22])))
             archive.writestr(target, body, compress_type=draw(st.sampled_from(
-                [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])))
+                [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_DEFLATED])))
         data = out.getvalue()
     return mutate_bytes(draw, data)
 
