@@ -19,19 +19,21 @@ sit the rules a careless user or an unlucky moment would otherwise break:
   folder's longest name (255 bytes) ``<name>`` is cut short and ended with a
   hash of the whole name, so it is still the same for the same destination.
 * **Signals.** SIGINT and SIGTERM arriving at any instant leave the old file
-  or the new one, and no temporary file. The two short steps that must not
-  be cut in the middle (create the temporary file and remember it; rename it
-  and forget it) run with the Python handlers of both signals replaced by
-  one that only notes the signal; the signal is delivered as soon as the step
-  is over. Python runs signal handlers in the main thread only, whichever
-  thread the kernel chose, so this is done in the main thread; a writer in
-  another thread is never interrupted by them at all (the main thread is).
-  While the content is written, a SIGINT or SIGTERM whose handler is Python's
-  default (KeyboardInterrupt) or one of the program's raises in the writer
-  and the temporary file is removed; one whose action is the system default
-  (terminate) is turned into an exception for that time, so the temporary
-  file is removed too, and then re-sent with its default action restored:
-  the process still ends by that signal.
+  or the new one, and no temporary file. For the time of one
+  :func:`atomic_file`, both go to one Python handler of its own. In the two
+  short steps that must not be cut in the middle (create the temporary file
+  and remember it; rename it and forget it) it only notes the signal, which
+  is delivered the moment the step is over. Elsewhere it does what the
+  handler it replaced would do (Python's KeyboardInterrupt, or the program's
+  own handler), which raises in the writer, and the temporary file is
+  removed; a signal whose action is the system default (terminate) raises
+  too, and once the temporary file is removed it is sent again with that
+  action restored, so the process still ends by that signal. Masking the
+  signals instead (``pthread_sigmask``) would not do: the mask is per
+  thread, the kernel hands a masked signal to another thread, and CPython
+  then runs the Python handler in the main thread all the same. Handlers are
+  the main thread's alone, so a writer in another thread is never
+  interrupted by these signals (the main thread is); there nothing is done.
 * **Leftovers.** A process killed outright (SIGKILL, a power cut) cannot
   clean up. Each temporary file is held under an exclusive ``flock`` while it
   is written, so the next :func:`atomic_file` for the same destination (by way
