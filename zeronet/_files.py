@@ -1,13 +1,77 @@
-"""Writing a file so that it is either whole or absent: never half-written."""
+"""Writing a file so that it is either whole or absent: never half-written, never left behind.
+
+:func:`atomic_file` writes a temporary file beside the destination and renames
+it onto the destination when the content is complete. Around that one idea
+sit the rules a careless user or an unlucky moment would otherwise break:
+
+* **Where.** A destination that is a symbolic link is written *through*: the
+  temporary file is made in the folder of the link's final target and renamed
+  onto the target, so the link stays a link and the file it points at gets the
+  new content. A destination that exists and is not a regular file (a folder,
+  a character device such as ``/dev/null``, a fifo, a socket) is refused
+  before anything is created: renaming onto it would replace it.
+* **Mode.** A new file gets what ``open()`` would give it, 0o666 less the
+  umask (the kernel applies the umask to the temporary file, which is created
+  0o666; no umask is read, so no other thread sees it changed); a file that
+  is replaced keeps its mode and, where permitted, its owner and group.
+* **Names.** Any file name the file system accepts works: the temporary name
+  is ``.<name>.<8 hex digits>.zeronet.part``, and where that would exceed the
+  folder's longest name (255 bytes) ``<name>`` is cut short and ended with a
+  hash of the whole name, so it is still the same for the same destination.
+* **Signals.** SIGINT and SIGTERM arriving at any instant leave the old file
+  or the new one, and no temporary file. For the time of one
+  :func:`atomic_file`, both go to one Python handler of its own. In the two
+  short steps that must not be cut in the middle (create the temporary file
+  and remember it; rename it and forget it) it only notes the signal, which
+  is delivered the moment the step is over. Elsewhere it does what the
+  handler it replaced would do (Python's KeyboardInterrupt, or the program's
+  own handler), which raises in the writer, and the temporary file is
+  removed; a signal whose action is the system default (terminate) raises
+  too, and once the temporary file is removed it is sent again with that
+  action restored, so the process still ends by that signal. Masking the
+  signals instead (``pthread_sigmask``) would not do: the mask is per
+  thread, the kernel hands a masked signal to another thread, and CPython
+  then runs the Python handler in the main thread all the same. Handlers are
+  the main thread's alone, so a writer in another thread is never
+  interrupted by these signals (the main thread is); there nothing is done.
+* **Leftovers.** A process killed outright (SIGKILL, a power cut) cannot
+  clean up. Each temporary file is held under an exclusive ``flock`` while it
+  is written, so the next :func:`atomic_file` for the same destination (by way
+  of :func:`remove_leftovers`) removes the temporary files whose lock it can
+  take (their writer is gone) and never one that a live process holds.
+
+The standard library's ``tempfile.mkstemp`` is not used: it creates files
+0o600 whatever the umask, adds a fixed-length name that can exceed the limit,
+and holds no lock a later run could test.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+import signal
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, so leftovers are never judged abandoned
+    fcntl = None  # type: ignore[assignment]
+
+#: The end of every temporary file's name.
+SUFFIX = ".zeronet.part"
+#: The longest file name assumed where the file system does not say (Linux, macOS: 255 bytes).
+NAME_MAX = 255
+_RANDOM_HEX = 8
+_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None))
+                 if s is not None)
 
 
 class DestinationError(OSError):
@@ -18,43 +82,323 @@ def check_destination(path: Path) -> Path:
     """``path`` if a file can be written there; DestinationError, in one line, if not.
 
     Called before work whose result goes to ``path`` (e.g. before training
-    starts), so that a missing or read-only folder, or a path that is a
-    folder, is reported at once rather than after an epoch.
+    starts), so that what :func:`atomic_file` would refuse, and a missing or
+    read-only folder, is reported at once rather than after an epoch. The
+    rules are :func:`atomic_file`'s: a symbolic link is judged by its final
+    target (which need not exist yet) and the target's folder; an existing
+    target must be a regular file; a long name is fine.
     """
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DestinationError(f"{path}: folder {directory} does not exist")
-    if path.exists() and not path.is_file():
-        raise DestinationError(f"{path}: exists and is not a regular file")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise DestinationError(f"{path}: folder {directory} is not writable")
+    _target(path)
     return path
+
+
+def _target(path: Path) -> Path:
+    """The file that writing ``path`` replaces (``path``, or its link's final target), checked."""
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+    shown = f"{path}" if target == path else f"{path} (a link to {target})"
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise DestinationError(f"{shown}: cannot be examined ({exc.strerror})") from None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise DestinationError(f"{shown}: a loop of symbolic links, not a file")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise DestinationError(f"{shown}: exists and is {_kind(info.st_mode)}, not a regular "
+                               "file; it is left as it is")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise DestinationError(f"{shown}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DestinationError(f"{shown}: folder {folder} is not writable")
+    return target
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device", stat.S_ISFIFO: "a fifo", stat.S_ISSOCK: "a socket"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
 
 
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into; it becomes ``path`` only on success.
 
-    The content goes to a temporary ``.<name>.<random>.part`` beside ``path``;
-    when the block ends normally it is flushed, fsynced and renamed onto
-    ``path`` (``os.replace``, atomic on one file system). If the block raises
-    anything, Ctrl-C included, the temporary file is removed and ``path`` is
-    left as it was.
+    The content goes to a temporary ``.<name>.<random>.zeronet.part`` beside
+    ``path`` (beside its target if ``path`` is a symbolic link); when the block
+    ends normally it is flushed, fsynced and renamed onto the target
+    (``os.replace``, atomic on one file system). If the block raises anything,
+    Ctrl-C included, the temporary file is removed and ``path`` is left as it
+    was. See the module docstring for links, modes, long names, signals and
+    the leftovers of killed processes, which are removed first.
+
+    Raises:
+        DestinationError: naming ``path``, if it cannot be written (see
+            :func:`check_destination`), before anything is created.
     """
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as file:
+    target = _target(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    remove_leftovers(target)
+    file: BinaryIO | None = None
+    temp: Path | None = None
+    renamed = False
+    with _SignalGuard() as signals:
+        try:
+            with signals.deferred():
+                file, temp = _create_temp(folder, target)
             yield file
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+            with signals.deferred():  # still locked: no remover can take it before the rename
+                os.replace(temp, target)
+                renamed = True
+        except BaseException:
+            with signals.deferred():
+                if file is not None:
+                    file.close()
+                if temp is not None and not renamed:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temp)
+            raise
+        finally:
+            if file is not None:
+                file.close()
     with contextlib.suppress(OSError):  # make the rename itself durable, where supported
-        dir_fd = os.open(directory, os.O_RDONLY)
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _create_temp(folder: Path, target: Path) -> tuple[BinaryIO, Path]:
+    """A new, locked temporary file for ``target`` in ``folder``, with ``target``'s mode."""
+    stem = _temp_stem(target.name, _name_max(folder))
+    existing = _stat_or_none(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        temp = folder / f"{stem}.{secrets.token_hex(_RANDOM_HEX // 2)}{SUFFIX}"
+        try:
+            fd = os.open(temp, flags, 0o666)  # the kernel applies the umask
+        except FileExistsError:
+            continue
+        try:
+            if _lock(fd) and _same_file(fd, temp):
+                _copy_owner_and_mode(fd, existing)
+                return os.fdopen(fd, "wb"), temp
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        # A remover took this file for a leftover in the instant before it was locked;
+        # it removes it. Start again with another name.
+        os.close(fd)
+    raise FileExistsError(errno.EEXIST, "no free temporary name after 100 tries", str(folder))
+
+
+def _lock(fd: int) -> bool:
+    """Hold ``fd``'s file under an exclusive flock; False if another process holds it."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without flock: written unlocked, never judged abandoned
+        return True
+    return True
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` is still the file open as ``fd`` (no one removed or replaced it)."""
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _copy_owner_and_mode(fd: int, existing: os.stat_result | None) -> None:
+    """Give the file ``fd`` the owner, group and mode of the file it will replace."""
+    if existing is None:
+        return
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) != (existing.st_uid, existing.st_gid):
+        with contextlib.suppress(OSError):  # only root may give a file away
+            os.fchown(fd, existing.st_uid, existing.st_gid)
+        with contextlib.suppress(OSError):  # ... but an owner may keep one of its groups
+            os.fchown(fd, -1, existing.st_gid)
+    os.fchmod(fd, stat.S_IMODE(existing.st_mode))  # after chown, which clears set-id bits
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return min(NAME_MAX, os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return NAME_MAX
+
+
+def _temp_stem(name: str, name_max: int = NAME_MAX) -> str:
+    """``.<name>``, or, if a temporary name would then be too long, ``.<start of name>~<hash>``.
+
+    The same for the same ``name``, so that leftovers can be recognised.
+    """
+    room = name_max - len(f".{'0' * _RANDOM_HEX}{SUFFIX}")
+    stem = f".{name}"
+    if len(os.fsencode(stem)) <= room:
+        return stem
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    while len(os.fsencode(stem + digest)) > room:
+        stem = stem[:-1]
+    return stem + digest
+
+
+def _leftover_pattern(name: str, name_max: int = NAME_MAX) -> re.Pattern[str]:
+    return re.compile(re.escape(_temp_stem(name, name_max)) + rf"\.[0-9a-f]{{{_RANDOM_HEX}}}"
+                      + re.escape(SUFFIX))
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Remove the temporary files that killed writers of ``path`` left; return them.
+
+    A temporary file of ``path`` (of its target, if ``path`` is a symbolic
+    link) is removed only if its exclusive lock can be taken, that is, if no
+    live process is writing it, and only if it is still the file that was
+    locked. Files of other names, and any file that cannot be examined, are
+    left alone.
+    """
+    if fcntl is None:
+        return []
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    pattern = _leftover_pattern(target.name, _name_max(folder))
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and _remove_if_abandoned(Path(entry.path)):
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _remove_if_abandoned(temp: Path) -> bool:
+    try:
+        fd = os.open(temp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by a live writer (or no flock here: cannot tell)
+            return False
+        if not _same_file(fd, temp):
+            return False
+        os.unlink(temp)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+class _Terminated(BaseException):
+    """A signal whose action is to end the process, raised instead to clean up first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+class _SignalGuard:
+    """SIGINT and SIGTERM during one :func:`atomic_file` (see the module docstring).
+
+    While it is entered, both signals go to :meth:`_handle` (in the main thread;
+    only there may handlers be set, and only there does Python run them:
+    elsewhere this does nothing). Outside :meth:`deferred` it does what the
+    handler it replaced would do, except that a signal whose action is the
+    system default raises :class:`_Terminated`; the signal is sent again, with
+    that action, when the guard is left. Inside :meth:`deferred` it only notes
+    the signal, delivered when the block ends. Should the guard be left before
+    its handler is put back (a signal in the instant it is left), the handler
+    does exactly what the one it replaced did.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = threading.current_thread() is threading.main_thread() and bool(_SIGNALS)
+        self.inside = self.deferring = False
+        self.noted: list[int] = []
+        self.previous: dict[int, Any] = {}
+        self.terminated: int | None = None
+        self.handler = self._handle  # one bound method, to recognise it when restoring
+
+    def __enter__(self) -> _SignalGuard:
+        if self.enabled:
+            self.inside = True
+            try:
+                for signum in _SIGNALS:
+                    old = signal.getsignal(signum)
+                    if old is None or old == signal.SIG_IGN:  # not set from Python, or ignored
+                        continue
+                    self.previous[signum] = old
+                    signal.signal(signum, self.handler)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.enabled:
+            return
+        self.inside = False
+        for signum, old in self.previous.items():
+            if signal.getsignal(signum) == self.handler:  # unless the block set its own
+                signal.signal(signum, old)
+        if self.terminated is not None:  # cleaned up: now end as the signal would have
+            signal.signal(self.terminated, signal.SIG_DFL)
+            signal.raise_signal(self.terminated)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Run the block whole: a SIGINT or SIGTERM in it is delivered when it ends."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+            noted, self.noted = self.noted, []
+            for signum in dict.fromkeys(noted):
+                self._deliver(signum, None)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.deferring and self.inside:
+            self.noted.append(signum)
+        else:
+            self._deliver(signum, frame)
+
+    def _deliver(self, signum: int, frame: Any) -> None:
+        old = self.previous.get(signum, signal.SIG_DFL)
+        if old == signal.SIG_DFL:
+            if self.inside:
+                self.terminated = signum
+                raise _Terminated(signum)
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        elif callable(old):
+            old(signum, frame)

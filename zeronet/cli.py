@@ -383,7 +383,7 @@ class Train:
             help="folder holding the four MNIST .gz files (default: $ZERONET_DATA_DIR, then "
                  "~/.cache/zeronet/mnist)")
         add("--checkpoint", type=file_in_existing_dir, default=None, metavar="FILE",
-            help="save model, optimizer and data order to FILE (.npz)")
+            help="save model, optimizer and data order to FILE (safetensors)")
         add("--checkpoint-every", type=positive_int, default=None, metavar="STEPS",
             help="save every STEPS optimizer steps (default: after every epoch)")
         add("--resume", action="store_true",

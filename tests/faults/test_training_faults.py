@@ -10,7 +10,6 @@ good step, and that the checkpoint on disk is the last good one.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -20,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.checkpoints import read_checkpoint
 
 import zeronet as zn
-from zeronet.checkpoint import META_KEY
 
 # Shared by this process and the resuming one (run with python -c).
 SETUP = '''
@@ -53,12 +52,6 @@ def run_python(code: str, *args: str) -> None:
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-
-
-def read_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    return arrays, json.loads(str(arrays.pop(META_KEY)[()]))
 
 
 def assert_checkpoint_holds(path: Path, model: zn.nn.Module, opt: zn.optim.Optimizer) -> None:

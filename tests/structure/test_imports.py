@@ -1,4 +1,6 @@
-"""Dependencies point one way: ``zeronet`` (NumPy only) <- ``reference`` <- ``zeronet_study``.
+"""Dependencies point one way: ``zeronet`` <- ``reference`` <- ``zeronet_study``.
+
+``zeronet`` needs NumPy, and safetensors for its checkpoint files.
 
 Read from the source (every import statement, at any depth), not from a run:
 the library imports nothing of the layers above it, no module takes part in
@@ -18,7 +20,7 @@ ROOT = Path(__file__).parents[2]
 PACKAGES = ("zeronet", "reference", "zeronet_study")
 #: What each package may import beyond the standard library and itself.
 ALLOWED = {
-    "zeronet": {"numpy"},
+    "zeronet": {"numpy", "safetensors"},  # safetensors writes checkpoints (zeronet.checkpoint)
     "reference": {"numpy", "torch", "zeronet"},
     "zeronet_study": {"numpy", "torch", "matplotlib", "jinja2", "threadpoolctl", "tqdm",
                       "zeronet", "reference"},

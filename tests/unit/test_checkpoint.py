@@ -3,6 +3,7 @@ and loading that checks the whole file before it changes anything."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.numpy
+import safetensors.torch
+import torch
+from helpers.checkpoints import read_checkpoint, write_checkpoint, write_v1
 
 import zeronet as zn
-from zeronet.checkpoint import META_KEY
 
 DTYPES = [np.float32, np.float64]
 
@@ -76,9 +80,9 @@ def test_round_trip_restores_model_optimizer_loader_and_progress_exactly(
     model, opt, loader = make(dtype, optimizer)
     batches = stream(loader)
     train_steps(model, opt, batches, 3)
-    path = zn.save_checkpoint(tmp_path / "run.npz", model, opt, loader=loader,
+    path = zn.save_checkpoint(tmp_path / "run.safetensors", model, opt, loader=loader,
                               progress={"epoch": 0, "step": 3, "loss_sum": 0.1 + 0.2})
-    assert path == tmp_path / "run.npz"
+    assert path == tmp_path / "run.safetensors"
     fresh = make(dtype, optimizer, seed=7)
     assert zn.load_checkpoint(path, *fresh[:2], loader=fresh[2]) == {
         "epoch": 0, "step": 3, "loss_sum": 0.1 + 0.2}
@@ -89,20 +93,34 @@ def test_round_trip_restores_model_optimizer_loader_and_progress_exactly(
     assert_same_snapshot(snapshot(*fresh), snapshot(model, opt, loader))
 
 
-def test_file_is_plain_npz_without_pickle(tmp_path: Path) -> None:
+def test_file_is_safetensors_that_numpy_and_torch_users_read(tmp_path: Path) -> None:
     model, opt, loader = make()
     train_steps(model, opt, stream(loader), 2)
-    zn.save_checkpoint(tmp_path / "c.npz", model, opt, loader=loader, progress={"step": 2})
-    with np.load(tmp_path / "c.npz", allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    path = zn.save_checkpoint(tmp_path / "c.safetensors", model, opt, loader=loader,
+                              progress={"step": 2})
+    arrays, meta = read_checkpoint(path)
     assert {k for k in arrays if k.startswith("model/")} == {
         f"model/{k}" for k in model.state_dict()}
     assert {"optimizer/state/0/exp_avg", "optimizer/state/5/exp_avg_sq"} <= arrays.keys()
-    assert all(a.dtype != object for a in arrays.values())
-    meta = json.loads(str(arrays[META_KEY][()]))
-    assert (meta["format"], meta["version"]) == ("zeronet-checkpoint", 1)
+    assert all(np.array_equal(arrays[f"model/{k}"], v) for k, v in model.state_dict().items())
+    assert (meta["format"], meta["version"]) == ("zeronet-checkpoint", "2")
     assert meta["optimizer"]["scalar_state"]["0"] == {"step": 2}
     assert meta["progress"] == {"step": 2}
+    tensors = safetensors.torch.load_file(path)
+    assert tensors.keys() == arrays.keys()
+    assert all(torch.equal(tensors[k], torch.from_numpy(a)) for k, a in arrays.items())
+
+
+def test_a_version_1_npz_checkpoint_is_still_read(tmp_path: Path) -> None:
+    model, opt, loader = make()
+    train_steps(model, opt, stream(loader), 3)
+    arrays, meta = read_checkpoint(zn.save_checkpoint(tmp_path / "c", model, opt, loader=loader,
+                                                      progress={"step": 3}))
+    write_v1(tmp_path / "old.npz", arrays, meta)
+    fresh = make(seed=7)
+    assert zn.load_checkpoint(tmp_path / "old.npz", *fresh[:2], loader=fresh[2]) == {"step": 3}
+    assert_same_snapshot(snapshot(*fresh), snapshot(model, opt, loader))
+    assert zn.read_progress(tmp_path / "old.npz") == {"step": 3}
 
 
 def test_model_only_checkpoint_restores_weights_and_refuses_an_optimizer(tmp_path: Path) -> None:
@@ -126,37 +144,40 @@ class Interrupt(KeyboardInterrupt):
 def test_interrupted_save_keeps_the_previous_checkpoint_and_no_temp_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]) -> None:
     model, opt, loader = make()
-    path = zn.save_checkpoint(tmp_path / "c.npz", model, opt, loader=loader)
+    path = zn.save_checkpoint(tmp_path / "c.safetensors", model, opt, loader=loader)
     before = path.read_bytes()
     train_steps(model, opt, stream(loader), 2)
-    real_savez = np.savez
+    real_atomic_file = zn.checkpoint.atomic_file
 
-    def savez_then_fail(file: object, **arrays: np.ndarray) -> None:
-        real_savez(file, **dict(list(arrays.items())[:2]))  # half the file is written ...
-        raise error("stopped mid-write")                    # ... then Ctrl-C / disk full
+    @contextlib.contextmanager
+    def half_then_fail(target: Path) -> Iterator[object]:
+        with real_atomic_file(target) as file:
+            class HalfWriter:
+                def write(self, data: bytes) -> None:
+                    file.write(data[:len(data) // 2])   # half the file is written ...
+                    raise error("stopped mid-write")    # ... then Ctrl-C / disk full
+            yield HalfWriter()
 
-    monkeypatch.setattr(np, "savez", savez_then_fail)
+    monkeypatch.setattr(zn.checkpoint, "atomic_file", half_then_fail)
     with pytest.raises(error, match="stopped mid-write"):
         zn.save_checkpoint(path, model, opt, loader=loader)
     assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["c.npz"]
+    assert os.listdir(tmp_path) == ["c.safetensors"]
 
 
 def test_save_into_a_missing_directory_names_it(tmp_path: Path) -> None:
     model, _, _ = make()
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        zn.save_checkpoint(tmp_path / "nowhere" / "c.npz", model)
+        zn.save_checkpoint(tmp_path / "nowhere" / "c.safetensors", model)
 
 
 # ------------------------------------------------------------------ loading checks everything first
 
 def rewrite(path: Path, change: callable) -> None:
-    """Apply ``change(arrays, meta)`` to the file's arrays and meta document, in place."""
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(str(arrays.pop(META_KEY)[()]))
+    """Apply ``change(arrays, meta)`` to the file's arrays and metadata, in place."""
+    arrays, meta = read_checkpoint(path)
     change(arrays, meta)
-    np.savez(path, **arrays, **{META_KEY: np.array(json.dumps(meta))})
+    write_checkpoint(path, arrays, meta)
 
 
 def set_key(key: str, value: object) -> callable:
@@ -182,8 +203,8 @@ def set_meta(*keys: str, value: object) -> callable:
 
 W = np.zeros((8, 3))
 CORRUPTIONS = {
-    "version": (set_meta("version", value=2), "key 'meta'.*version 1, got 'zeronet-checkpoint"
-                                              "' version 2"),
+    "version": (set_meta("version", value=3), "key '__metadata__'.*version 2, got "
+                                              "'zeronet-checkpoint' version '3'"),
     "missing weight": (drop_key("model/2.weight"), r"missing \['model/2.weight'\]"),
     "unexpected weight": (set_key("model/9.weight", W), r"unexpected \['model/9.weight'\]"),
     "shape": (set_key("model/0.weight", np.zeros((3, 8))),
@@ -211,7 +232,9 @@ CORRUPTIONS = {
     "loader rng": (set_meta("loader", "rng", "bit_generator", value="MT19937"),
                    r"\(loader\): state_dict\['rng'\]: expected a PCG64 state"),
     "progress": (set_meta("progress", value={"step": [3]}),
-                 r"progress\['step'\]: expected a str key and an int, a finite float or a str"),
+                 r"progress\['step'\]: expected a str key and an int \(\|value\| < 2\*\*63\), a "
+                 "finite float or a str"),
+    "unknown array": (set_key("notes", W), r"unexpected arrays \['notes'\]"),
 }
 
 
@@ -219,7 +242,7 @@ CORRUPTIONS = {
 def test_bad_file_raises_naming_file_and_key_and_changes_nothing(tmp_path: Path,
                                                                  case: str) -> None:
     change, message = CORRUPTIONS[case]
-    path = tmp_path / "c.npz"
+    path = tmp_path / "c.safetensors"
     model, opt, loader = make()
     train_steps(model, opt, stream(loader), 3)
     zn.save_checkpoint(path, model, opt, loader=loader, progress={"step": 3})
@@ -234,35 +257,43 @@ def test_bad_file_raises_naming_file_and_key_and_changes_nothing(tmp_path: Path,
 
 def test_wrong_model_dtype_is_refused_not_cast(tmp_path: Path) -> None:
     model, opt, _ = make(np.float32)
-    zn.save_checkpoint(tmp_path / "c.npz", model, opt)
+    zn.save_checkpoint(tmp_path / "c", model, opt)
     other, other_opt, _ = make(np.float64)
     with pytest.raises(zn.CheckpointError, match=r"expected dtype float64 .*got float32"):
-        zn.load_checkpoint(tmp_path / "c.npz", other, other_opt)
+        zn.load_checkpoint(tmp_path / "c", other, other_opt)
 
 
-@pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04broken"])
-def test_unreadable_file_names_the_file(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "c.npz"
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "not a readable checkpoint: 0 bytes, too short"),
+    (b"not a zip file", "not a readable checkpoint: its safetensors header length"),
+    (b"PK\x03\x04broken", r"not a readable checkpoint \(v1, \.npz\)"),
+    (b"\x02\x00\x00\x00\x00\x00\x00\x00{}", "not a zeronet checkpoint: .* no __metadata__"),
+])
+def test_unreadable_file_names_the_file(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "c"
     path.write_bytes(content)
-    with pytest.raises(zn.CheckpointError, match=rf"^{path}: not a readable \.npz checkpoint"):
+    with pytest.raises(zn.CheckpointError, match=rf"^{path}: {message}"):
         zn.load_checkpoint(path, make()[0])
 
 
 def test_npy_file_and_pickled_object_array_are_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.zeros(3))
-    with pytest.raises(zn.CheckpointError, match=r"not an \.npz archive"):
+    with pytest.raises(zn.CheckpointError, match=r"not a readable checkpoint: its safetensors"):
         zn.load_checkpoint(tmp_path / "a.npy", make()[0])
     np.savez(tmp_path / "o.npz", meta=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(zn.CheckpointError, match=r"not a readable \.npz checkpoint"):
+    with pytest.raises(zn.CheckpointError, match=r"key 'meta': expected an array of numbers"):
         zn.load_checkpoint(tmp_path / "o.npz", make()[0])
 
 
-def test_missing_file_and_foreign_npz(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"nothing\.npz: checkpoint file does not exist"):
-        zn.load_checkpoint(tmp_path / "nothing.npz", make()[0])
+def test_missing_file_and_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nothing: checkpoint file does not exist"):
+        zn.load_checkpoint(tmp_path / "nothing", make()[0])
     np.savez(tmp_path / "f.npz", weights=np.zeros(3))
     with pytest.raises(zn.CheckpointError, match="key 'meta' missing"):
         zn.load_checkpoint(tmp_path / "f.npz", make()[0])
+    safetensors.numpy.save_file({"weights": np.zeros(3)}, tmp_path / "f.safetensors")
+    with pytest.raises(zn.CheckpointError, match="no __metadata__"):
+        zn.load_checkpoint(tmp_path / "f.safetensors", make()[0])
 
 
 # ------------------------------------------------------------------ DataLoader position

@@ -14,6 +14,8 @@ from zeronet.optim.flat import FlatStep
 
 #: What a gradient of another shape than its parameter's is told: it is never broadcast.
 NEVER_BROADCAST = " (never broadcast)"
+#: A step count must stay below this (exact as a float, as beta ** step computes it).
+MAX_STEP = 2**53
 
 
 class Optimizer:
@@ -115,7 +117,7 @@ class Optimizer:
             ValueError: naming the part of ``state_dict`` at fault (``state_dict``,
                 ``state_dict['param_groups'][0]``, ``state_dict['state'][i][key]``...):
                 keys, indices or shapes that differ, a step count that is not an
-                integer >= 0, NaN/inf in a state array; or the hyper-parameter at fault.
+                integer in [0, 2**53), NaN/inf in a state array; or the hyper-parameter at fault.
             TypeError: naming the part of ``state_dict`` that is not a mapping, or a
                 state array that is not of a float dtype.
         """
@@ -170,9 +172,9 @@ class Optimizer:
             value = entry[key]
             if not is_array:  # a step count
                 if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                        or value < 0:
-                    raise ValueError(f"{where}[{key!r}]: expected an integer >= 0, "
-                                     f"got {value!r}")
+                        or not 0 <= value < MAX_STEP:
+                    raise ValueError(f"{where}[{key!r}]: expected an integer in [0, 2**53), "
+                                     f"got {value!r:.80}")
                 checked[key] = int(value)
                 continue
             if not isinstance(value, np.ndarray) or value.shape != param.shape:
