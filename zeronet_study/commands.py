@@ -74,7 +74,7 @@ class Report:
             return 2
         from zeronet_study.report.atomic import OutputBusyError  # with build, below
         from zeronet_study.report.build import build_report  # torch, matplotlib: checked above
-        from zeronet_study.runs.datasets import MnistUnreadableError
+        from zeronet_study.runs.datasets import MnistUnreadableError  # with build, above
 
         def replaced() -> None:
             args.report_replaced = True
