@@ -5,7 +5,7 @@ from zeronet._checks import NonFiniteValueError
 from zeronet.checkpoint import CheckpointError, load_checkpoint, read_progress, save_checkpoint
 from zeronet.training import FitResult, NonFiniteError, fit
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["CheckpointError", "FitResult", "NonFiniteError", "NonFiniteValueError", "data",
            "fit", "init", "load_checkpoint", "nn", "optim", "read_progress", "save_checkpoint",
            "seed_networks"]

@@ -42,9 +42,9 @@ HOW: dict[str, tuple[str, str | None]] = {
     "tox -e lint": ("ci", None),
     "tox -e bench": ("ci", "tox -e bench -- -k test_step"),  # the training steps only
     "zeronet bench": ("here", "zeronet bench --quick"),
-    "zeronet train --dataset sine --epochs 20 --optimizer adam --checkpoint run.npz":
+    "zeronet train --dataset sine --epochs 20 --optimizer adam --checkpoint run.safetensors":
         ("here", None),
-    "zeronet train --dataset sine --epochs 40 --optimizer adam --checkpoint run.npz --resume":
+    "zeronet train --dataset sine --epochs 40 --optimizer adam --checkpoint run.safetensors --resume":
         ("here", None),
     "zeronet train --dataset mnist --data-dir ~/mnist --epochs 5 --dtype float32":
         ("here", "zeronet train --dataset mnist --data-dir {mnist} --epochs 1 --dtype float32"),
