@@ -37,6 +37,7 @@ import numpy as np
 
 import zeronet as zn
 from zeronet._files import DestinationError, check_destination
+from zeronet._interrupts import signals_recorded
 from zeronet.checkpoint import read_progress
 from zeronet.data.mnist import MnistNotFoundError, missing_files
 from zeronet.seed_networks import MNIST, SINE
@@ -297,9 +298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown and not isinstance(command, Unavailable):
         _unrecognized(parser, args.command, unknown)
     args.console = console
-    with _sigterm_raises():
+    with _sigterm_raises(), signals_recorded() as received:
         try:
-            return command.run(args, argv)
+            status = command.run(args, argv)
+            if received:  # a library caught or dropped the signal's exception: still stop
+                lost = Terminated if received[-1] == signal.SIGTERM else KeyboardInterrupt
+                raise lost(f"signal {received[-1]}; its exception was lost")
+            return status
         except UsageError as exc:
             usage_exit(f"zeronet {args.command}", str(exc))
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)

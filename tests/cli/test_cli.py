@@ -10,11 +10,15 @@ Subcommands beyond ``train`` come from the entry-point group
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -600,3 +604,41 @@ def test_the_library_imports_nothing_above_it() -> None:
                        "'reference', 'torch', 'matplotlib') if sys.modules.get(m))))")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def _training_that_meets_a_lost_ctrl_c(drop: Callable[[], None],
+                                       seconds: float) -> Callable[..., zn.FitResult]:
+    def fit(*args: object, **kwargs: object) -> zn.FitResult:
+        drop()
+        time.sleep(seconds)  # then training ends as if nothing had happened
+        return zn.FitResult(1, 10)
+    return fit
+
+
+def _swallowed() -> None:  # a library's `except KeyboardInterrupt: pass` around the handler
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+
+def _dropped_in_a_weakref_callback() -> None:  # Python reports and drops what it raises
+    class Thing:
+        pass
+    thing = Thing()
+    ref = weakref.ref(thing, lambda r: signal.getsignal(signal.SIGINT)(signal.SIGINT, None))
+    del thing
+    assert ref() is None
+
+
+@pytest.mark.parametrize(("drop", "seconds"), [
+    (_swallowed, 0),  # caught by the end-of-run check
+    (_dropped_in_a_weakref_callback, 5),  # sent again at once: ends the sleep
+])
+def test_a_ctrl_c_whose_exception_was_lost_still_ends_train_with_130(
+        drop: Callable[[], None], seconds: float, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(zn, "fit", _training_that_meets_a_lost_ctrl_c(drop, seconds))
+    started = time.monotonic()
+    assert cli.main(["train", "--epochs", "1"]) == 130
+    assert time.monotonic() - started < 4
+    err = capsys.readouterr().err
+    assert err == "zeronet train: interrupted; nothing was saved (no --checkpoint)\n"

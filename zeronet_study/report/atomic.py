@@ -14,7 +14,7 @@ A run that holds the lock is the only live one for that folder, so every
 ``.reports.tmp-*`` and ``.reports.old-*`` it finds then is the leftover of a run
 that was killed (SIGKILL, power loss) and is removed; a live run's are never
 touched, as its lock refuses the newcomer first. Ctrl-C and SIGTERM are held back
-(:func:`~zeronet_study.report.interrupts.signals_deferred`) during the steps that
+(:func:`~zeronet._interrupts.signals_deferred`) during the steps that
 must not be cut in two, so an interrupted run leaves either the previous report
 or the complete new one, and nothing beside it.
 """
@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zeronet.cli import Terminated
-from zeronet_study.report.interrupts import signals_deferred, signals_recorded
+from zeronet._interrupts import signals_deferred, signals_recorded
 
 
 class OutputBusyError(RuntimeError):
@@ -101,7 +101,7 @@ def atomic_directory(out: Path, *, on_replaced: Callable[[], None] | None = None
 
     On any exception the temporary directory is removed and ``out`` is left
     untouched; so it is after a Ctrl-C whose KeyboardInterrupt Python lost
-    (see :mod:`zeronet_study.report.interrupts`). The swap is two renames on
+    (see :mod:`zeronet._interrupts`). The swap is two renames on
     one file system; the old report is deleted only after the new one is in
     place, and ``on_replaced()`` is called at once (before a signal that came
     during the swap is raised), so the caller can tell which report is on disk.

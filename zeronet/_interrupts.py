@@ -1,13 +1,15 @@
-"""Ctrl-C that Python loses: record it, so an interrupted report is never written; and
-signals held back for the few steps that must not be cut in two.
+"""Ctrl-C that Python loses: record it, so an interrupted run is never taken for a finished
+one; and signals held back for the few steps that must not be cut in two.
 
 Python runs a signal handler between two bytecodes of the main thread,
 wherever that is. When it is inside a weakref callback or a ``__del__``, the
 KeyboardInterrupt is printed as "Exception ignored in ..." and dropped; inside
 some extension modules' imports it vanishes without a word. Either way the
-run goes on, and would in the end replace the previous report: the report's
-runs hit this about one Ctrl-C in three. :func:`signals_recorded` makes the
-loss harmless.
+run goes on, and would in the end replace the previous report (``zeronet
+report``: about one Ctrl-C in three) or train to the end (``zeronet train``).
+:func:`signals_recorded` makes the loss harmless. Kept here, not in a library:
+the standard library has no way to see a dropped KeyboardInterrupt but
+``sys.unraisablehook``, and both commands need the same few lines.
 """
 
 from __future__ import annotations
