@@ -44,7 +44,8 @@ HOW: dict[str, tuple[str, str | None]] = {
     "zeronet bench": ("here", "zeronet bench --quick"),
     "zeronet train --dataset sine --epochs 20 --optimizer adam --checkpoint run.safetensors":
         ("here", None),
-    "zeronet train --dataset sine --epochs 40 --optimizer adam --checkpoint run.safetensors --resume":
+    "zeronet train --dataset sine --epochs 40 --optimizer adam --checkpoint run.safetensors"
+    " --resume":
         ("here", None),
     "zeronet train --dataset mnist --data-dir ~/mnist --epochs 5 --dtype float32":
         ("here", "zeronet train --dataset mnist --data-dir {mnist} --epochs 1 --dtype float32"),

@@ -30,8 +30,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from zeronet.cli import Terminated
 from zeronet._interrupts import signals_deferred, signals_recorded
+from zeronet.cli import Terminated
 
 
 class OutputBusyError(RuntimeError):
