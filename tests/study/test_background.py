@@ -50,8 +50,10 @@ def test_while_timing_one_core_stays_free_then_all_run(marks: Path, tmp_path: Pa
         while (max(at_once) < 2 or count(marks, "end") < 6) and time.monotonic() < deadline:
             at_once.append(count(marks, "start") - count(marks, "end"))
             time.sleep(0.01)  # while the caller times: jobs - 1 = 2 at once
-        assert background.started() == count(marks, "start")
+        # handed to a worker (started) comes before the worker marks its start
+        assert count(marks, "start") <= background.started() <= count(marks, "end") + 2
         found = background.results()
+        assert background.started() == 12
     assert max(at_once) == 2
     assert [r.label for r in found] == [c.label for c in todo]  # the order of the cases
     assert [r.test_loss for r in found] == [float(k) for k in range(12)]
