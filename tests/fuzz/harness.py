@@ -314,3 +314,19 @@ def any_arrays(draw: st.DrawFn) -> np.ndarray:
     if dtype.kind == "b":
         return np.asarray(finite > 0)
     return np.asarray(finite.astype(np.int64) if dtype.kind != "O" else finite, dtype=dtype)
+
+
+def mutate_bytes(draw: st.DrawFn, data: bytes, *, most: int = 3) -> bytes:
+    """``data`` with up to ``most`` bytes changed, cuts, extensions or insertions."""
+    for _ in range(draw(st.integers(0, most))):
+        position = draw(st.integers(0, len(data)))
+        mutation = draw(st.sampled_from(["flip", "cut", "extend", "insert"]))
+        if mutation == "flip" and position < len(data):
+            data = data[:position] + bytes([draw(st.integers(0, 255))]) + data[position + 1:]
+        elif mutation == "cut":
+            data = data[:position]
+        elif mutation == "extend":
+            data += draw(st.binary(min_size=1, max_size=8))
+        elif mutation == "insert":
+            data = data[:position] + draw(st.binary(min_size=1, max_size=4)) + data[position:]
+    return data

@@ -31,7 +31,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import zeronet as zn
-from fuzz.harness import FUZZ, Returned, assert_documented, run
+from fuzz.harness import FUZZ, Returned, assert_documented, mutate_bytes, run
 
 PEAK_BYTES = 8 << 20  # the arrays are ~2 KB; the reader's own bounds allow a few MiB
 
@@ -81,22 +81,6 @@ hostile_documents = st.one_of(
     st.sampled_from(["[" * 10_000 + "]" * 10_000, '{"step": ' + "9" * 5000 + "}",
                      '{"step": 1e999}', '{"step": NaN}', '{"a": 1, "a": 2}', "null", "[]",
                      '{"step": -Infinity}', '{"' + "k" * 300 + '": 1}']))
-
-
-def mutate_bytes(draw: st.DrawFn, data: bytes) -> bytes:
-    """``data`` with up to three bytes changed, cut, extended or inserted."""
-    for _ in range(draw(st.integers(0, 3))):
-        position = draw(st.integers(0, len(data)))
-        mutation = draw(st.sampled_from(["flip", "cut", "extend", "insert"]))
-        if mutation == "flip" and position < len(data):
-            data = data[:position] + bytes([draw(st.integers(0, 255))]) + data[position + 1:]
-        elif mutation == "cut":
-            data = data[:position]
-        elif mutation == "extend":
-            data += draw(st.binary(min_size=1, max_size=8))
-        elif mutation == "insert":
-            data = data[:position] + draw(st.binary(min_size=1, max_size=4)) + data[position:]
-    return data
 
 
 def places(value: Any, at: tuple = ()) -> Iterator[tuple]:

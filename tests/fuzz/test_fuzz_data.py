@@ -31,6 +31,7 @@ from fuzz.harness import (
     any_arrays,
     assert_documented,
     assert_returned,
+    mutate_bytes,
     not_arrays,
     run,
     seeds,
@@ -154,18 +155,7 @@ def idx_files(draw: st.DrawFn) -> bytes:
     data += draw(st.binary(min_size=size, max_size=size))
     if draw(st.booleans()):
         data = gzip.compress(data, mtime=0)
-    for _ in range(draw(st.integers(0, 2))):
-        position = draw(st.integers(0, len(data)))
-        mutation = draw(st.sampled_from(["flip", "cut", "extend", "insert"]))
-        if mutation == "flip" and position < len(data):
-            data = data[:position] + bytes([draw(st.integers(0, 255))]) + data[position + 1:]
-        elif mutation == "cut":
-            data = data[:position]
-        elif mutation == "extend":
-            data += draw(st.binary(min_size=1, max_size=8))
-        elif mutation == "insert":
-            data = data[:position] + draw(st.binary(min_size=1, max_size=4)) + data[position:]
-    return data
+    return mutate_bytes(draw, data, most=2)
 
 
 @pytest.fixture(scope="module")
