@@ -34,7 +34,7 @@ HOW: dict[str, tuple[str, str | None]] = {
     "zeronet --version": ("here", None),
     "pip install tox": ("ci", None),
     "tox -e report -- --quick": ("ci", None),
-    "tox -e report": ("ci", "tox -e report -- --quick"),  # 17 minutes in full
+    "tox -e report": ("ci", "tox -e report -- --quick"),  # 6 minutes in full
     "tox": ("ci", None),
     "tox -e report -- --quick --no-mnist --threads 2": ("ci", None),
     "tox -e report -- --quick --out /tmp/zeronet-report": ("ci", None),
