@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from zeronet._files import atomic_file
-from zeronet.cli import file_in_existing_dir, install_hint, positive_int
+from zeronet.cli import install_hint
+from zeronet.cli_options import file_in_existing_dir, positive_int
 from zeronet.data.mnist import MnistNotFoundError
 from zeronet_study import threads
 from zeronet_study.records import to_json

@@ -27,7 +27,7 @@ import pytest
 from helpers.mnist import mnist_dir
 
 import zeronet as zn
-from zeronet import cli
+from zeronet import cli, cli_options, train_command
 from zeronet.checkpoint import load_checkpoint, read_progress
 from zeronet.seed_networks import SINE
 
@@ -170,7 +170,8 @@ def test_an_unwritable_checkpoint_is_refused_before_the_data_is_loaded(
         tmp_path: Path, train: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    monkeypatch.setattr(cli, "_train_data", lambda *args: pytest.fail("the data was loaded"))
+    monkeypatch.setattr(train_command, "_train_data",
+                        lambda *args: pytest.fail("the data was loaded"))
     status, out, err = train("--checkpoint", fifo, "--overwrite")
     assert (status, out, err.count("\n")) == (2, "", 1)
     assert err.startswith(f"zeronet train: error: --checkpoint: {fifo}")
@@ -470,11 +471,11 @@ class Hello:
     description = "Say hello to --name."
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--name", type=cli.one_of("world", "you"), default="world")
+        parser.add_argument("--name", type=cli_options.one_of("world", "you"), default="world")
 
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
         if args.name == "you":
-            raise cli.UsageError("--name: you is not allowed today")
+            raise cli_options.UsageError("--name: you is not allowed today")
         print(f"hello {args.name} ({' '.join(argv)}, console {args.console})")
         return 7
 
@@ -564,7 +565,7 @@ def test_a_command_started_as_zeronet_knows_it_may_restart_the_process() -> None
 
 def test_a_plugin_cannot_replace_train(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "entry_points", lambda group: [FakeEntryPoint("train", Hello())])
-    assert cli.commands()["train"] is cli.TRAIN
+    assert cli.commands()["train"] is train_command.TRAIN
 
 
 def test_zeronet_help_lists_the_installed_plugin_commands() -> None:

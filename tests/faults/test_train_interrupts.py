@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import zeronet as zn
-from zeronet import cli
+from zeronet import cli, train_command
 from zeronet.checkpoint import load_checkpoint, read_progress
 from zeronet.seed_networks import SINE
 
@@ -32,7 +32,7 @@ RUN = ("train", "--epochs", "2", "--checkpoint-every", "4")
 DRIVER = r'''
 import contextlib, os, signal, sys
 import zeronet as zn, zeronet.checkpoint as checkpoint
-from zeronet import cli
+from zeronet import cli, train_command
 
 where, signum, nth = sys.argv[1], getattr(signal, sys.argv[2]), int(sys.argv[3])
 calls = 0
@@ -87,11 +87,11 @@ elif where == "rename":
     os.replace = after(os.replace)
 elif where == "twice":  # Ctrl-C at a step, and again as the account of it is being worded
     zn.optim.Adam.step = after(zn.optim.Adam.step)
-    first_account = cli.Train.interrupted
+    first_account = train_command.Train.interrupted
     def interrupted_again(self, args):
         os.kill(os.getpid(), signal.SIGINT)
         return first_account(self, args)
-    cli.Train.interrupted = interrupted_again
+    train_command.Train.interrupted = interrupted_again
 sys.exit(cli.main(sys.argv[4:]))
 '''
 
@@ -110,7 +110,7 @@ def interrupted(where: str, signame: str, nth: int, *argv: str | Path
 
 def held(path: Path) -> str:
     """What zeronet train says a checkpoint holds, from the file itself."""
-    return cli._held(read_progress(path))
+    return train_command._held(read_progress(path))
 
 
 def state_of(path: Path) -> list[object]:
@@ -193,7 +193,7 @@ def test_a_resumed_run_interrupted_before_its_first_save_says_the_file_is_as_it_
     interrupted("step", "SIGINT", 6, *RUN, "--checkpoint", path)
     before = read_progress(path)
     done = interrupted("step", "SIGTERM", 1, *RUN, "--checkpoint", path, "--resume")
-    check(done, path, "SIGTERM", f"{path} is as it was ({cli._held(before)})")
+    check(done, path, "SIGTERM", f"{path} is as it was ({train_command._held(before)})")
     assert read_progress(path) == before
     finish(path, capsys)
     assert_same_state(path, uninterrupted)
