@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -134,6 +135,8 @@ class Bench:
             return 2
         from zeronet_study.bench import engine, table  # torch: checked above
 
+        args.files_before = {path: _identity(path) for path in (args.json, args.plot)
+                             if path is not None}  # for interrupted()
         results = engine.run(engine.QUICK if args.quick else engine.FULL, threads=args.threads,
                              progress=lambda step: print(f"zeronet bench: {step}",
                                                          file=sys.stderr))
@@ -144,12 +147,27 @@ class Bench:
         if args.plot is not None:
             from zeronet_study.report import figures  # matplotlib: checked above, for --plot
 
-            figures.scaling(results.scaling, f"{results.machine.cpu_model}, "
-                            f"{args.threads} thread(s) per framework", args.plot)
+            with atomic_file(args.plot) as file:  # whole or not at all, as --json
+                figures.scaling(results.scaling, f"{results.machine.cpu_model}, "
+                                f"{args.threads} thread(s) per framework", file)
         return 0
 
     def interrupted(self, args: argparse.Namespace) -> str:
-        return "nothing was written"
+        """What the disk holds: each of --json and --plot is written whole or not at all."""
+        before = getattr(args, "files_before", {})
+        written = [str(path) for path, was in before.items() if _identity(path) != was]
+        if not written:
+            return "nothing was written"
+        return f"{' and '.join(written)} written whole; nothing else was written"
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """The file at ``path`` as it is now (inode, mtime, size), or None if there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
 
 
 class Check:

@@ -193,3 +193,23 @@ def test_a_bad_mnist_file_ends_the_report_in_lines_naming_it(
     assert err.startswith("zeronet report: SHA-256 mismatch for " + str(tmp_path))
     assert "Traceback" not in err
     assert err.endswith(f"The previous report in {tmp_path / 'r'} is unchanged.\n")
+
+
+def test_a_bench_interrupted_while_drawing_names_the_json_it_wrote_and_leaves_no_plot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from zeronet_study.report import figures
+
+    def interrupted_drawing(points: object, machine: str, file: object) -> None:
+        file.write(b"\x89PNG half a figure")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+    monkeypatch.setattr(engine, "run", fake_bench_results)
+    monkeypatch.setattr(figures, "scaling", interrupted_drawing)
+    (tmp_path / "scaling.png").write_bytes(b"the previous plot")
+    assert cli.main(["bench", "--quick", "--json", str(tmp_path / "bench.json"),
+                     "--plot", str(tmp_path / "scaling.png")]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"zeronet bench: interrupted; {tmp_path / 'bench.json'} written whole; "
+        "nothing else was written")
+    assert (tmp_path / "scaling.png").read_bytes() == b"the previous plot"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "scaling.png"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
 import matplotlib
 
@@ -87,9 +87,13 @@ def _plain_log_labels(ax: Any, axis: str = "y") -> None:
     target.set_minor_locator(NullLocator())  # log-spaced minor ticks among them would mislead
 
 
-def _save(fig: Figure, path: Path) -> Path:
+Target = TypeVar("Target", Path, BinaryIO)
+
+
+def _save(fig: Figure, path: Target) -> Target:
+    """Draw ``fig`` as PNG into ``path`` (a file name, or an open binary file)."""
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)
     return path
 
@@ -373,7 +377,7 @@ def sensitivity(groups: dict[str, dict[str, Any]], path: Path) -> Path:
         return _save(fig, path)
 
 
-def scaling(points: Sequence[BenchRow], machine: str, path: Path) -> Path:
+def scaling(points: Sequence[BenchRow], machine: str, path: Target) -> Target:
     r"""Time per Adam training step against batch size and hidden width, both frameworks, log-log.
 
     ``points``: rows of ``zeronet_study.bench.engine.measure`` for ``scaling_twin``\ s
