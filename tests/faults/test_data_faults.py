@@ -448,7 +448,7 @@ HOSTILE = {
                                          "stopped reading", 2.0),
     "one-byte-too-many": (_one_byte_too_many, Limits(), "the server sent more than the {size} "
                                                         "bytes of {name}; stopped reading", 1.0),
-    "trickle": (_trickle, FAST_FAIL, r"download too slow: \d+ bytes in 0\.\d s, below the "
+    "trickle": (_trickle, FAST_FAIL, r"download too slow: \d+ bytes in \d+\.\d s, below the "
                                      "minimum average of 1e\\+06 bytes/s", 2.0),
     "deadline": (_steady_but_slow, SHORT_DEADLINE, "download took longer than the deadline of "
                                                    r"0\.5 s per file \(\d+ of {size} bytes", 2.0),
