@@ -7,6 +7,7 @@ need it are skipped, with the one reason of helpers/mnist.py, when it is unset.
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -22,6 +23,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # One torch thread, as tox.ini sets for CI (OMP/MKL_NUM_THREADS=1): the same
     # conditions in a bare `pytest` run, and no two thread pools fighting for 2 cores.
     torch.set_num_threads(1)
+    # The signal tests send Ctrl-C (SIGINT) to zeronet, in this process and in children. A
+    # shell runs a job started with `&` with SIGINT ignored, and an ignored signal stays
+    # ignored across exec: zeronet would never see the Ctrl-C the tests send. Python's own
+    # handler, as in a terminal; a child process starts with SIGINT at its default again.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
