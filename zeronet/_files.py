@@ -53,12 +53,12 @@ import hashlib
 import os
 import re
 import secrets
-import signal
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
+
+from zeronet._interrupts import SignalGuard
 
 try:
     import fcntl
@@ -70,8 +70,6 @@ SUFFIX = ".zeronet.part"
 #: The longest file name assumed where the file system does not say (Linux, macOS: 255 bytes).
 NAME_MAX = 255
 _RANDOM_HEX = 8
-_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None))
-                 if s is not None)
 
 
 class DestinationError(OSError):
@@ -144,7 +142,7 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     file: BinaryIO | None = None
     temp: Path | None = None
     renamed = False
-    with _SignalGuard() as signals:
+    with SignalGuard() as signals:
         try:
             with signals.deferred():
                 file, temp = _create_temp(folder, target)
@@ -316,89 +314,3 @@ def _remove_if_abandoned(temp: Path) -> bool:
         return False
     finally:
         os.close(fd)
-
-
-class _Terminated(BaseException):
-    """A signal whose action is to end the process, raised instead to clean up first."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"signal {signum}")
-        self.signum = signum
-
-
-class _SignalGuard:
-    """SIGINT and SIGTERM during one :func:`atomic_file` (see the module docstring).
-
-    While it is entered, both signals go to :meth:`_handle` (in the main thread;
-    only there may handlers be set, and only there does Python run them:
-    elsewhere this does nothing). Outside :meth:`deferred` it does what the
-    handler it replaced would do, except that a signal whose action is the
-    system default raises :class:`_Terminated`; the signal is sent again, with
-    that action, when the guard is left. Inside :meth:`deferred` it only notes
-    the signal, delivered when the block ends. Should the guard be left before
-    its handler is put back (a signal in the instant it is left), the handler
-    does exactly what the one it replaced did.
-    """
-
-    def __init__(self) -> None:
-        self.enabled = threading.current_thread() is threading.main_thread() and bool(_SIGNALS)
-        self.inside = self.deferring = False
-        self.noted: list[int] = []
-        self.previous: dict[int, Any] = {}
-        self.terminated: int | None = None
-        self.handler = self._handle  # one bound method, to recognise it when restoring
-
-    def __enter__(self) -> _SignalGuard:
-        if self.enabled:
-            self.inside = True
-            try:
-                for signum in _SIGNALS:
-                    old = signal.getsignal(signum)
-                    if old is None or old == signal.SIG_IGN:  # not set from Python, or ignored
-                        continue
-                    self.previous[signum] = old
-                    signal.signal(signum, self.handler)
-            except BaseException:
-                self.__exit__(None, None, None)
-                raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if not self.enabled:
-            return
-        self.inside = False
-        for signum, old in self.previous.items():
-            if signal.getsignal(signum) == self.handler:  # unless the block set its own
-                signal.signal(signum, old)
-        if self.terminated is not None:  # cleaned up: now end as the signal would have
-            signal.signal(self.terminated, signal.SIG_DFL)
-            signal.raise_signal(self.terminated)
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Run the block whole: a SIGINT or SIGTERM in it is delivered when it ends."""
-        self.deferring = True
-        try:
-            yield
-        finally:
-            self.deferring = False
-            noted, self.noted = self.noted, []
-            for signum in dict.fromkeys(noted):
-                self._deliver(signum, None)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.deferring and self.inside:
-            self.noted.append(signum)
-        else:
-            self._deliver(signum, frame)
-
-    def _deliver(self, signum: int, frame: Any) -> None:
-        old = self.previous.get(signum, signal.SIG_DFL)
-        if old == signal.SIG_DFL:
-            if self.inside:
-                self.terminated = signum
-                raise _Terminated(signum)
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-        elif callable(old):
-            old(signum, frame)

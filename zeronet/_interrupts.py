@@ -22,6 +22,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+#: The signals that interrupt a command (those this platform has).
+_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None))
+                 if s is not None)
 #: Seconds after a dropped interrupt before it is sent again.
 RESEND_DELAY = 0.01
 
@@ -95,36 +98,103 @@ def signals_recorded() -> Iterator[list[int]]:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Within the block, a SIGINT or SIGTERM waits: its handler runs as the block ends.
+    """Within the block, a SIGINT or SIGTERM waits: it is delivered as the block ends.
 
     For the short steps that must not be cut in two (create a temporary folder
     and remember its name; swap the new report in and say so; take or drop the
-    lock): the signal is noted by a handler that only records it, and the
-    previous handler is called with it once the block is over, so its
-    KeyboardInterrupt (or the CLI's SIGTERM exception) is raised there. A
-    Python-level handler, not ``pthread_sigmask``: a signal blocked in this
-    thread would go to another one (a progress bar's, a pool's), whose C
-    handler would still make Python raise in the middle of the block.
-    Outside the main thread nothing is deferred (no handler can be set there).
+    lock): :meth:`SignalGuard.deferred` for one block. The previous handler
+    then runs, so its KeyboardInterrupt (or the CLI's Terminated) is raised
+    there. Outside the main thread nothing is deferred (no handler can be set
+    there).
     """
-    if threading.current_thread() is not threading.main_thread():
+    with SignalGuard() as guard, guard.deferred():
         yield
-        return
-    pending: list[int] = []
-    previous: dict[int, Any] = {}
 
-    def hold(signum: int, frame: Any) -> None:
-        pending.append(signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(signum)
-        if callable(handler):  # default_int_handler, the CLI's; not SIG_DFL or SIG_IGN
-            previous[signum] = handler
-            signal.signal(signum, hold)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if pending:
-            previous[pending[0]](pending[0], None)
+class _Terminated(BaseException):
+    """A signal whose action is to end the process, raised instead to clean up first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+class SignalGuard:
+    """SIGINT and SIGTERM for the time of a block that cleans up after itself.
+
+    Used by :func:`zeronet._files.atomic_file` (whose module docstring says why
+    a Python handler and not ``pthread_sigmask``) and by :func:`signals_deferred`.
+
+    While it is entered, both signals go to :meth:`_handle` (in the main thread;
+    only there may handlers be set, and only there does Python run them:
+    elsewhere this does nothing). Outside :meth:`deferred` it does what the
+    handler it replaced would do, except that a signal whose action is the
+    system default raises :class:`_Terminated`; the signal is sent again, with
+    that action, when the guard is left. Inside :meth:`deferred` it only notes
+    the signal, delivered when the block ends. Should the guard be left before
+    its handler is put back (a signal in the instant it is left), the handler
+    does exactly what the one it replaced did.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = threading.current_thread() is threading.main_thread() and bool(_SIGNALS)
+        self.inside = self.deferring = False
+        self.noted: list[int] = []
+        self.previous: dict[int, Any] = {}
+        self.terminated: int | None = None
+        self.handler = self._handle  # one bound method, to recognise it when restoring
+
+    def __enter__(self) -> SignalGuard:
+        if self.enabled:
+            self.inside = True
+            try:
+                for signum in _SIGNALS:
+                    old = signal.getsignal(signum)
+                    if old is None or old == signal.SIG_IGN:  # not set from Python, or ignored
+                        continue
+                    self.previous[signum] = old
+                    signal.signal(signum, self.handler)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.enabled:
+            return
+        self.inside = False
+        for signum, old in self.previous.items():
+            if signal.getsignal(signum) == self.handler:  # unless the block set its own
+                signal.signal(signum, old)
+        if self.terminated is not None:  # cleaned up: now end as the signal would have
+            signal.signal(self.terminated, signal.SIG_DFL)
+            signal.raise_signal(self.terminated)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Run the block whole: a SIGINT or SIGTERM in it is delivered when it ends."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+            noted, self.noted = self.noted, []
+            for signum in dict.fromkeys(noted):
+                self._deliver(signum, None)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.deferring and self.inside:
+            self.noted.append(signum)
+        else:
+            self._deliver(signum, frame)
+
+    def _deliver(self, signum: int, frame: Any) -> None:
+        old = self.previous.get(signum, signal.SIG_DFL)
+        if old == signal.SIG_DFL:
+            if self.inside:
+                self.terminated = signum
+                raise _Terminated(signum)
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        elif callable(old):
+            old(signum, frame)
