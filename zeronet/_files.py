@@ -314,3 +314,16 @@ def _remove_if_abandoned(temp: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def file_identity(path: Path) -> tuple[int, ...] | None:
+    """What tells one version of the file at ``path`` from the next, or None if there is none.
+
+    :func:`atomic_file` replaces a file by a new inode, so a save shows as a
+    change here; a command reads it to say truthfully what it wrote.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size

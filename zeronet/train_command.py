@@ -9,7 +9,6 @@ the argument types, :mod:`zeronet.cli_options`'.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import zeronet as zn
-from zeronet._files import DestinationError, check_destination
+from zeronet._files import DestinationError, check_destination, file_identity
 from zeronet.checkpoint import read_progress
 from zeronet.cli_options import (
     UsageError,
@@ -88,7 +87,7 @@ class Train:
     def run(self, args: argparse.Namespace, argv: list[str]) -> int:
         """One line per epoch on stdout; status 1 if training hit a NaN/inf."""
         path = args.checkpoint
-        args.found_at_start = None if path is None else _file_identity(path)  # see interrupted
+        args.found_at_start = None if path is None else file_identity(path)  # see interrupted
         _check_checkpoint_options(args)
         stored = None
         if args.resume:
@@ -159,7 +158,7 @@ class Train:
             return "nothing was saved (no --checkpoint)"
         if not hasattr(args, "found_at_start"):
             return f"{path} was not touched"
-        now = _file_identity(path)
+        now = file_identity(path)
         if now is None:
             return "no checkpoint was written"
         if now == args.found_at_start:
@@ -234,15 +233,6 @@ def _held(progress: dict[str, int | float | str]) -> str:
     epoch, step, batches = progress["epoch"], progress["step"], progress["epoch_batches"]
     return (f"epoch {epoch}, step {step}" if not batches
             else f"step {step} (batch {batches} of epoch {int(epoch) + 1})")
-
-
-def _file_identity(path: Path) -> tuple[int, ...] | None:
-    """What tells one version of the file at ``path`` from the next (a save is a new inode)."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def _check_checkpoint_options(args: argparse.Namespace) -> None:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
-from zeronet._files import atomic_file
+from zeronet._files import atomic_file, file_identity
 from zeronet.cli import install_hint
 from zeronet.cli_options import file_in_existing_dir, positive_int
 from zeronet.data.mnist import MnistNotFoundError
@@ -135,7 +134,7 @@ class Bench:
             return 2
         from zeronet_study.bench import engine, table  # torch: checked above
 
-        args.files_before = {path: _identity(path) for path in (args.json, args.plot)
+        args.files_before = {path: file_identity(path) for path in (args.json, args.plot)
                              if path is not None}  # for interrupted()
         results = engine.run(engine.QUICK if args.quick else engine.FULL, threads=args.threads,
                              progress=lambda step: print(f"zeronet bench: {step}",
@@ -155,19 +154,10 @@ class Bench:
     def interrupted(self, args: argparse.Namespace) -> str:
         """What the disk holds: each of --json and --plot is written whole or not at all."""
         before = getattr(args, "files_before", {})
-        written = [str(path) for path, was in before.items() if _identity(path) != was]
+        written = [str(path) for path, was in before.items() if file_identity(path) != was]
         if not written:
             return "nothing was written"
         return f"{' and '.join(written)} written whole; nothing else was written"
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    """The file at ``path`` as it is now (inode, mtime, size), or None if there is none."""
-    try:
-        found = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (found.st_ino, found.st_mtime_ns, found.st_size)
 
 
 class Check:
