@@ -199,6 +199,18 @@ def test_a_resumed_run_interrupted_before_its_first_save_says_the_file_is_as_it_
     assert_same_state(path, uninterrupted)
 
 
+def test_a_resumed_run_interrupted_after_a_save_says_what_the_file_holds_now(
+        tmp_path: Path, uninterrupted: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.ckpt"
+    interrupted("step", "SIGINT", 6, *RUN, "--checkpoint", path)  # saved at step 4
+    before = read_progress(path)
+    done = interrupted("step", "SIGTERM", 5, *RUN, "--checkpoint", path, "--resume")
+    assert read_progress(path) != before  # the resumed run saved (at step 8) before the signal
+    check(done, path, "SIGTERM", f"{path} holds {held(path)} (the last save)")
+    finish(path, capsys)
+    assert_same_state(path, uninterrupted)
+
+
 def test_overwrite_interrupted_before_its_first_save_says_the_old_file_is_there(
         tmp_path: Path, uninterrupted: Path) -> None:
     path = tmp_path / "c.ckpt"
