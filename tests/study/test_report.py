@@ -8,7 +8,6 @@ code renders from the committed reports/results.json.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -212,21 +211,6 @@ def _previous_report(tmp_path: Path) -> Path:
 def _assert_previous_report_kept(out: Path) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["reports"]
     assert (out / "report.md").read_text() == "previous report\n"
-
-
-def test_a_ctrl_c_whose_exception_a_library_dropped_still_keeps_the_previous_report(
-        tmp_path: Path) -> None:
-    out = _previous_report(tmp_path)
-
-    def write_report_while_a_library_swallows_a_ctrl_c() -> None:
-        with atomic_directory(out) as tmp:
-            (tmp / "report.md").write_text("new report\n")
-            with contextlib.suppress(KeyboardInterrupt):  # the SIGINT handler runs in here
-                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
-
-    with pytest.raises(KeyboardInterrupt, match="its KeyboardInterrupt was lost"):
-        write_report_while_a_library_swallows_a_ctrl_c()
-    _assert_previous_report_kept(out)
 
 
 def test_a_ctrl_c_dropped_in_a_weakref_callback_is_raised_again_at_once(tmp_path: Path) -> None:

@@ -154,18 +154,23 @@ def test_a_signal_at_any_instant_leaves_one_whole_report_says_which_and_nothing_
     assert leftover_free(out)
 
 
-def test_a_sigterm_whose_exception_a_library_dropped_still_keeps_the_previous_report(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "raised", "said"), [
+    (signal.SIGINT, KeyboardInterrupt, "its KeyboardInterrupt was lost"),
+    (signal.SIGTERM, cli.Terminated, "its exception was lost"),
+], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_whose_exception_a_library_dropped_still_keeps_the_previous_report(
+        tmp_path: Path, signum: int, raised: type[BaseException], said: str) -> None:
     out = previous_report(tmp_path)
 
-    def write_report_while_a_library_swallows_a_sigterm() -> None:
+    def write_report_while_a_library_swallows_the_signal() -> None:
         with atomic_directory(out) as tmp:
             (tmp / "report.md").write_text("new report\n")
-            with contextlib.suppress(KeyboardInterrupt):  # the SIGTERM handler runs in here
-                signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+            with contextlib.suppress(KeyboardInterrupt):  # the signal's handler runs in here
+                signal.getsignal(signum)(signum, None)
 
-    with cli._sigterm_raises(), pytest.raises(cli.Terminated, match="its exception was lost"):
-        write_report_while_a_library_swallows_a_sigterm()
+    with cli._sigterm_raises(), pytest.raises(raised, match=said) as info:
+        write_report_while_a_library_swallows_the_signal()
+    assert type(info.value) is raised
     assert (out / "report.md").read_text() == PREVIOUS
     assert leftover_free(out)
 
